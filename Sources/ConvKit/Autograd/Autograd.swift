@@ -1,0 +1,129 @@
+/// One recorded operation in the autograd graph: its inputs and how to map the gradient of its
+/// output to gradients of those inputs.
+final class GradNode {
+    /// The operation's name, for error messages (`conv2d`, `add`, …).
+    let op: String
+    /// The tensors the output was computed from (gradients are returned in this order).
+    let inputs: [Tensor]
+    /// Maps the output's gradient to one gradient per input (`nil` where none flows).
+    let backward: (Tensor) throws -> [Tensor?]
+
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
+        self.op = op
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+/// Reverse-mode automatic differentiation over the graph that operations record.
+public enum Autograd {
+    @TaskLocal static var gradientsEnabled = true
+
+    /// Whether operations currently record the graph (false inside `withNoGrad`).
+    public static var isEnabled: Bool { gradientsEnabled }
+
+    /// Attaches `backward` to `output` when recording is on and any input requires a gradient.
+    /// Op implementations call this once, after computing `output` with no graph involved.
+    static func record(_ output: Tensor, op: String, inputs: [Tensor],
+                       backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+        guard gradientsEnabled, inputs.contains(where: { $0.requiresGrad }) else { return output }
+        output.requiresGrad = true
+        output.gradFn = GradNode(op: op, inputs: inputs, backward: backward)
+        return output
+    }
+}
+
+/// Runs `body` without recording operations for autograd (as `torch.no_grad()`).
+public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
+    try Autograd.$gradientsEnabled.withValue(false, operation: body)
+}
+
+extension Tensor {
+    /// Computes the gradient of this tensor with respect to every leaf that requires one, and
+    /// adds it to each leaf's `grad` (gradients accumulate across calls, as in PyTorch).
+    ///
+    /// - Parameter gradient: the gradient of some scalar with respect to this tensor; may be
+    ///   omitted only when this tensor has one element (it then defaults to 1).
+    public func backward(gradient: Tensor? = nil) throws {
+        guard requiresGrad else {
+            throw ConvKitError.autograd(message: "backward() on a tensor that does not require grad")
+        }
+        let seed: Tensor
+        if let gradient {
+            guard gradient.shape == shape else {
+                throw ConvKitError.autograd(message: "backward(): gradient shape \(gradient.shape) does not match tensor shape \(shape)")
+            }
+            guard gradient.device == device else {
+                throw ConvKitError.autograd(message: "backward(): gradient is on \(gradient.device) but tensor is on \(device)")
+            }
+            seed = gradient.detach()
+        } else {
+            guard count == 1 else {
+                throw ConvKitError.autograd(message: "backward(): gradient can be implied only for a one-element tensor, this one has shape \(shape)")
+            }
+            seed = try Tensor.ones(shape, on: device)
+        }
+        try withNoGrad { try Autograd.propagate(from: self, seed: seed) }
+    }
+}
+
+extension Autograd {
+    /// Visits nodes in reverse topological order, summing gradients where a tensor is used twice.
+    static func propagate(from root: Tensor, seed: Tensor) throws {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        // Iterative depth-first search: deep graphs must not overflow the stack.
+        var stack: [(Tensor, Bool)] = [(root, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded { order.append(tensor); continue }
+            guard visited.insert(ObjectIdentifier(tensor)).inserted else { continue }
+            stack.append((tensor, true))
+            for input in tensor.gradFn?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+        for tensor in order.reversed() {
+            guard let grad = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+            guard let node = tensor.gradFn else {
+                try accumulate(grad, into: tensor)
+                continue
+            }
+            let inputGrads = try node.backward(grad)
+            precondition(inputGrads.count == node.inputs.count, "\(node.op): backward returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+            for (input, g) in zip(node.inputs, inputGrads) {
+                guard input.requiresGrad, let g else { continue }
+                precondition(g.shape == input.shape, "\(node.op): gradient shape \(g.shape) != input shape \(input.shape)")
+                let key = ObjectIdentifier(input)
+                if let existing = grads[key] {
+                    grads[key] = try sum(existing, g)
+                } else {
+                    grads[key] = g
+                }
+            }
+        }
+    }
+
+    /// Adds `grad` to a leaf's `.grad`, creating it on first use.
+    private static func accumulate(_ grad: Tensor, into leaf: Tensor) throws {
+        if let existing = leaf.grad {
+            try backend(for: existing.device).accumulate(grad.storage, into: existing.storage, count: existing.count)
+        } else {
+            leaf.grad = try copy(grad)
+        }
+    }
+
+    /// `a + b` for two same-shaped gradients, as a new tensor.
+    static func sum(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        let out = try copy(a)
+        try backend(for: a.device).accumulate(b.storage, into: out.storage, count: out.count)
+        return out
+    }
+
+    /// A fresh copy with its own storage (gradients may alias saved tensors otherwise).
+    static func copy(_ t: Tensor) throws -> Tensor {
+        let out = try Tensor.empty(t.shape, dtype: t.dtype, on: t.device)
+        try backend(for: t.device).copy(from: t.storage, to: out.storage, byteCount: t.count * t.dtype.size)
+        return out
+    }
+}

@@ -1,0 +1,3 @@
+/// Kernels for convolution (every algorithm), transposed convolution and their gradients.
+public protocol ConvolutionKernels {
+}

@@ -1,0 +1,3 @@
+/// Kernels for linear, activations, dropout, local response normalisation, softmax and cross-entropy.
+public protocol NNKernels {
+}

@@ -1,0 +1,3 @@
+/// Kernels for padding, max/average/adaptive pooling, unpooling and their gradients.
+public protocol PoolingKernels {
+}

@@ -1,0 +1,2 @@
+extension CPUBackend: ConvolutionKernels {
+}
