@@ -70,3 +70,12 @@ enum Scratch {
         }
     }
 }
+
+/// Public view of the CPU kernels' scratch memory, for benchmarks: how much extra memory an
+/// algorithm needed beyond its inputs and outputs.
+public enum ScratchMemory {
+    /// The most scratch bytes in use at once since the last `resetPeak()`.
+    public static var peakBytes: Int { Scratch.peakBytes }
+    /// Starts a new peak measurement.
+    public static func resetPeak() { Scratch.resetPeak() }
+}
