@@ -1,3 +1,106 @@
+/// The sizes of one padding of the last two dimensions: `planes` independent `[inputHeight,
+/// inputWidth]` planes become `[outputHeight, outputWidth]` planes. Pads may be negative (crop).
+///
+/// Validated by `pad(_:_:mode:value:)` before any kernel sees it: every output size is
+/// non-negative, reflect pads are smaller than the dimension, circular pads fit the cropped
+/// dimension, replicate/reflect dimensions are non-empty.
+public struct PadGeometry: Hashable, Sendable {
+    /// Number of independent planes (the product of every leading dimension).
+    public var planes: Int
+    /// Rows of one input plane.
+    public var inputHeight: Int
+    /// Columns of one input plane.
+    public var inputWidth: Int
+    /// Rows added above (negative: removed).
+    public var top: Int
+    /// Rows added below (negative: removed).
+    public var bottom: Int
+    /// Columns added on the left (negative: removed).
+    public var left: Int
+    /// Columns added on the right (negative: removed).
+    public var right: Int
+    /// How the new cells are filled.
+    public var mode: PadMode
+    /// The fill value of `.constant` mode.
+    public var value: Float
+
+    /// A geometry from its sizes.
+    public init(planes: Int, inputHeight: Int, inputWidth: Int, top: Int, bottom: Int,
+                left: Int, right: Int, mode: PadMode, value: Float = 0) {
+        self.planes = planes; self.inputHeight = inputHeight; self.inputWidth = inputWidth
+        self.top = top; self.bottom = bottom; self.left = left; self.right = right
+        self.mode = mode; self.value = value
+    }
+
+    /// Rows of one output plane.
+    public var outputHeight: Int { inputHeight + top + bottom }
+    /// Columns of one output plane.
+    public var outputWidth: Int { inputWidth + left + right }
+}
+
+/// The sizes of one 2-D pooling over `planes` independent `[inputHeight, inputWidth]` planes
+/// (N·C of an NCHW tensor), resolved and validated by the op that builds it.
+///
+/// Window `(oh, ow)` covers rows `oh·stride.h − padding.h + k·dilation.h` for `k` in
+/// `0..<kernel.h` (columns likewise); cells outside the input are padding.
+public struct Pool2dGeometry: Hashable, Sendable {
+    /// Number of independent planes.
+    public var planes: Int
+    /// Rows of one input plane.
+    public var inputHeight: Int
+    /// Columns of one input plane.
+    public var inputWidth: Int
+    /// Rows of one output plane.
+    public var outputHeight: Int
+    /// Columns of one output plane.
+    public var outputWidth: Int
+    /// Window size.
+    public var kernel: Size2d
+    /// Step between windows.
+    public var stride: Size2d
+    /// Implicit padding on each side.
+    public var padding: Size2d
+    /// Spacing between the taps of a window (1 for average pooling).
+    public var dilation: Size2d
+
+    /// A geometry from its sizes.
+    public init(planes: Int, inputHeight: Int, inputWidth: Int, outputHeight: Int, outputWidth: Int,
+                kernel: Size2d, stride: Size2d, padding: Size2d, dilation: Size2d = 1) {
+        self.planes = planes; self.inputHeight = inputHeight; self.inputWidth = inputWidth
+        self.outputHeight = outputHeight; self.outputWidth = outputWidth
+        self.kernel = kernel; self.stride = stride; self.padding = padding; self.dilation = dilation
+    }
+
+    /// Elements in one input plane.
+    public var inputPlaneSize: Int { inputHeight * inputWidth }
+    /// Elements in one output plane.
+    public var outputPlaneSize: Int { outputHeight * outputWidth }
+}
+
+/// How average pooling divides each window's sum (PyTorch's `count_include_pad` and
+/// `divisor_override`).
+public struct AvgPoolDivisor: Hashable, Sendable {
+    /// Count padding cells inside `[−padding, size + padding)` in the divisor.
+    public var countIncludePad: Bool
+    /// Divide every window by this instead (non-zero).
+    public var override: Int?
+
+    /// A divisor rule.
+    public init(countIncludePad: Bool, override: Int?) {
+        self.countIncludePad = countIncludePad; self.override = override
+    }
+}
+
 /// Kernels for padding, max/average/adaptive pooling, unpooling and their gradients.
+///
+/// Float storages hold contiguous planes; index storages hold `int32` flat positions
+/// `h·W + w` within a plane. Every backward is a gather (each input cell sums what flows to
+/// it in a fixed order), so results are bitwise reproducible.
 public protocol PoolingKernels {
+    /// `output = pad(input)` on the last two dimensions.
+    func pad2d(_ input: Storage, output: Storage, geometry: PadGeometry) throws
+    /// Folds the gradient of the padded tensor back onto the input (sums the cells that
+    /// reflect/replicate/circular padding copied from each input cell).
+    func pad2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry: PadGeometry) throws
+
 }
