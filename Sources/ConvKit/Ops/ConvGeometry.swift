@@ -99,3 +99,93 @@ public struct Conv2dGeometry: Hashable, Sendable {
     /// Output shape `[n, outChannels, outH, outW]`.
     public var outputShape: [Int] { [n, outChannels, outHeight, outWidth] }
 }
+
+extension Conv2dGeometry {
+    /// Validates a convolution's sizes and arguments as PyTorch does and resolves its geometry.
+    ///
+    /// - Parameters:
+    ///   - op: the operation name used in error messages (`conv2d`).
+    ///   - inputShape: `[n, c, h, w]` (an unbatched input is passed with `n` = 1).
+    ///   - weightShape: `[outChannels, c/groups, kH, kW]`.
+    /// - Throws: `ConvKitError.invalidArgument` naming the argument that is wrong.
+    public static func resolve(op: String = "conv2d", inputShape: [Int], weightShape: [Int], stride: Size2d,
+                               padding: Padding2d, dilation: Size2d, groups: Int) throws -> Conv2dGeometry {
+        try require(inputShape.count == 4, op, "input must be 4-D [n, c, h, w], got shape \(inputShape)")
+        try require(weightShape.count == 4, op, "weight must be 4-D [outChannels, inChannels/groups, kH, kW], got shape \(weightShape)")
+        try require(groups >= 1, op, "groups must be at least 1, got \(groups)")
+        try require(stride.h >= 1 && stride.w >= 1, op, "stride must be at least 1, got \(stride)")
+        try require(dilation.h >= 1 && dilation.w >= 1, op, "dilation must be at least 1, got \(dilation)")
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (outChannels, cPerGroup, kh, kw) = (weightShape[0], weightShape[1], weightShape[2], weightShape[3])
+        try require(outChannels >= 1, op, "weight must have at least 1 output channel, got weight shape \(weightShape)")
+        try require(kh >= 1 && kw >= 1, op, "kernel size must be at least 1, got weight shape \(weightShape)")
+        try require(outChannels % groups == 0, op,
+                    "weight's \(outChannels) output channels are not divisible by groups \(groups)")
+        try require(cPerGroup * groups == c, op,
+                    "input has \(c) channels but weight expects \(cPerGroup * groups) (groups \(groups))")
+        let pads: (top: Int, bottom: Int, left: Int, right: Int)
+        switch padding {
+        case let .explicit(p):
+            try require(p.h >= 0 && p.w >= 0, op, "padding must be non-negative, got \(p)")
+            pads = (p.h, p.h, p.w, p.w)
+        case .valid:
+            pads = (0, 0, 0, 0)
+        case .same:
+            try require(stride.h == 1 && stride.w == 1, op,
+                        "padding 'same' is not supported for strided convolutions (stride \(stride))")
+            let totalH = dilation.h * (kh - 1), totalW = dilation.w * (kw - 1)
+            pads = (totalH / 2, totalH - totalH / 2, totalW / 2, totalW - totalW / 2)
+        }
+        let paddedH = h + pads.top + pads.bottom, paddedW = w + pads.left + pads.right
+        let extentH = dilation.h * (kh - 1) + 1, extentW = dilation.w * (kw - 1) + 1
+        try require(paddedH >= extentH && paddedW >= extentW, op,
+                    "padded input size (\(paddedH) x \(paddedW)) is smaller than the dilated kernel size (\(extentH) x \(extentW))")
+        return Conv2dGeometry(n: n, inChannels: c, inHeight: h, inWidth: w, outChannels: outChannels,
+                              kernelHeight: kh, kernelWidth: kw, strideH: stride.h, strideW: stride.w,
+                              padTop: pads.top, padBottom: pads.bottom, padLeft: pads.left, padRight: pads.right,
+                              dilationH: dilation.h, dilationW: dilation.w, groups: groups)
+    }
+
+    /// Validates a transposed convolution's arguments as PyTorch does and returns the geometry
+    /// of the ordinary convolution it is the transpose of.
+    ///
+    /// The transposed convolution's input `[n, cin, h, w]` is that convolution's output, its
+    /// output `[n, cout, hOut, wOut]` with `hOut = (h-1)·S - 2P + D(K-1) + outputPadding + 1` is
+    /// that convolution's input, and its weight `[cin, cout/groups, kH, kW]` is that
+    /// convolution's weight unchanged. `outHeight`/`outWidth` are set to `h`/`w` (output padding
+    /// may add rows that the convolution would otherwise read).
+    public static func resolveTransposed(op: String = "convTranspose2d", inputShape: [Int], weightShape: [Int],
+                                         stride: Size2d, padding: Size2d, outputPadding: Size2d,
+                                         groups: Int, dilation: Size2d) throws -> Conv2dGeometry {
+        try require(inputShape.count == 4, op, "input must be 4-D [n, c, h, w], got shape \(inputShape)")
+        try require(weightShape.count == 4, op, "weight must be 4-D [inChannels, outChannels/groups, kH, kW], got shape \(weightShape)")
+        try require(groups >= 1, op, "groups must be at least 1, got \(groups)")
+        try require(stride.h >= 1 && stride.w >= 1, op, "stride must be at least 1, got \(stride)")
+        try require(dilation.h >= 1 && dilation.w >= 1, op, "dilation must be at least 1, got \(dilation)")
+        try require(padding.h >= 0 && padding.w >= 0, op, "padding must be non-negative, got \(padding)")
+        try require(outputPadding.h >= 0 && outputPadding.w >= 0, op, "outputPadding must be non-negative, got \(outputPadding)")
+        try require((outputPadding.h < stride.h || outputPadding.h < dilation.h)
+                    && (outputPadding.w < stride.w || outputPadding.w < dilation.w), op,
+                    "outputPadding \(outputPadding) must be smaller than either stride \(stride) or dilation \(dilation)")
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let (weightIn, outPerGroup, kh, kw) = (weightShape[0], weightShape[1], weightShape[2], weightShape[3])
+        try require(kh >= 1 && kw >= 1, op, "kernel size must be at least 1, got weight shape \(weightShape)")
+        try require(weightIn >= 1 && outPerGroup >= 1, op, "weight shape \(weightShape) has an empty channel dimension")
+        try require(weightIn % groups == 0, op,
+                    "weight's \(weightIn) input channels (dimension 0) are not divisible by groups \(groups)")
+        try require(c == weightIn, op, "input has \(c) channels but weight expects \(weightIn) (groups \(groups))")
+        try require(h >= 1 && w >= 1, op, "input spatial size (\(h) x \(w)) must be at least 1 x 1")
+        let outH = (h - 1) * stride.h - 2 * padding.h + dilation.h * (kh - 1) + outputPadding.h + 1
+        let outW = (w - 1) * stride.w - 2 * padding.w + dilation.w * (kw - 1) + outputPadding.w + 1
+        try require(outH >= 1 && outW >= 1, op,
+                    "output size (\(outH) x \(outW)) is too small for input (\(h) x \(w)) with padding \(padding)")
+        var g = Conv2dGeometry(n: n, inChannels: outPerGroup * groups, inHeight: outH, inWidth: outW,
+                               outChannels: weightIn, kernelHeight: kh, kernelWidth: kw,
+                               strideH: stride.h, strideW: stride.w,
+                               padTop: padding.h, padBottom: padding.h, padLeft: padding.w, padRight: padding.w,
+                               dilationH: dilation.h, dilationW: dilation.w, groups: groups)
+        g.outHeight = h
+        g.outWidth = w
+        return g
+    }
+}
