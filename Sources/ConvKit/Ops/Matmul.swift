@@ -12,6 +12,9 @@ public func matmul(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     try requireFloat(b, "matmul", "right operand")
     try require(a.rank >= 1 && b.rank >= 1, "matmul",
                 "both arguments need at least 1 dimension, got shapes \(a.shape) and \(b.shape)")
+    let inner = (a.shape[a.rank - 1], b.rank == 1 ? b.shape[0] : b.shape[b.rank - 2])
+    try require(inner.0 == inner.1, "matmul",
+                "shapes \(a.shape) and \(b.shape) cannot be multiplied (inner sizes \(inner.0) and \(inner.1) differ)")
     let a2 = a.rank == 1 ? try a.reshape([1, a.shape[0]]) : a
     let b2 = b.rank == 1 ? try b.reshape([b.shape[0], 1]) : b
     let product = try batchedMatmul(a2, b2, transposeA: false, transposeB: false, name: "matmul")
