@@ -1,0 +1,415 @@
+import Foundation
+
+/// Convolution as a GEMM whose big operand, X̂ (im2col), never exists in memory: each tile of
+/// it is gathered into a small packed buffer right before a register-blocked SIMD micro-kernel
+/// consumes it (the CPU version of CUTLASS's implicit GEMM). Padding is predication: a tap
+/// that falls outside the input reads as zero.
+///
+/// Per group, the three passes are these GEMMs (pixels are `(n, oh, ow)` for the output and
+/// `(n, ih, iw)` for the input; `K = Cin/g·kH·kW`):
+/// - forward: `Y[co, pixel] = Σ_k W[co, k] · X̂[k, pixel]`;
+/// - input gradient: `dX[ci, pixel] = Σ_(co,kh,kw) W[co, ci, kh, kw] · dŶ[(co,kh,kw), pixel]`,
+///   where `dŶ` gathers `dY` at `oh = (ih + padTop − kh·dil) / stride` when that divides;
+/// - weight gradient: `dW[co, k] = Σ_pixel dY[co, pixel] · X̂[k, pixel]`, each thread owning a
+///   block of `k` columns, so no two threads write the same weight.
+///
+/// Inputs are NCHW contiguous, weights `[Cout, Cin/groups, kH, kW]`; outputs are overwritten.
+enum ImplicitGEMMConv {
+    typealias Vector = SIMD8<Float>
+
+    /// Rows of the micro-kernel's register tile (output channels, or input channels for dgrad).
+    static let tileRows = 4
+    /// Columns of the micro-kernel's register tile (two 8-wide vectors).
+    static let tileColumns = 16
+    /// Pixels per tile of X̂ gathered at once (a multiple of `tileColumns`).
+    static let pixelsPerTile = 96
+    /// Longest reduction block: keeps one gathered `kBlock × tileColumns` strip in L1.
+    static let maxReductionBlock = 256
+    /// Pixels per reduction block of the weight gradient.
+    static let weightGradientPixelBlock = 128
+
+    // MARK: Forward
+
+    /// `output = conv(input, weight)` for every image and group.
+    static func forward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        output: UnsafeMutablePointer<Float>, geometry g: Conv2dGeometry) {
+        let pixels = g.outHeight * g.outWidth
+        let outPerGroup = g.outChannelsPerGroup, reduction = g.patchSize
+        guard g.n > 0, pixels > 0, outPerGroup > 0 else { return }
+        guard reduction > 0 else { output.update(repeating: 0, count: g.n * g.outChannels * pixels); return }
+        let panels = (outPerGroup + tileRows - 1) / tileRows
+        Scratch.withFloats(g.groups * panels * reduction * tileRows) { packedWeight in
+            packRows(source: weight, rows: outPerGroup, groups: g.groups, reduction: reduction,
+                     panels: panels, into: packedWeight) { row, k in row * reduction + k }
+            let source = ImageSource(geometry: g, forward: true)
+            runPixelTiles(images: g.n, groups: g.groups, pixels: pixels, rows: outPerGroup,
+                          reduction: reduction, panels: panels, packedA: packedWeight,
+                          imageStride: g.inChannels * g.inHeight * g.inWidth,
+                          groupStride: g.inChannelsPerGroup * g.inHeight * g.inWidth,
+                          sourceBase: input, output: output, outputChannels: g.outChannels,
+                          gather: source.gatherForward)
+        }
+    }
+
+    // MARK: Input gradient
+
+    /// `gradInput = ∂L/∂input` from `gradOutput` (the transpose of `forward`).
+    static func backwardInput(gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                              gradInput: UnsafeMutablePointer<Float>, geometry g: Conv2dGeometry) {
+        let pixels = g.inHeight * g.inWidth
+        let inPerGroup = g.inChannelsPerGroup, outPerGroup = g.outChannelsPerGroup
+        let taps = g.kernelHeight * g.kernelWidth
+        let reduction = outPerGroup * taps
+        guard g.n > 0, pixels > 0, inPerGroup > 0 else { return }
+        guard reduction > 0, g.outHeight * g.outWidth > 0 else {
+            gradInput.update(repeating: 0, count: g.n * g.inChannels * pixels); return
+        }
+        let panels = (inPerGroup + tileRows - 1) / tileRows
+        Scratch.withFloats(g.groups * panels * reduction * tileRows) { packedWeight in
+            // A[ci, (co, kh, kw)] = W[co, ci, kh, kw] within the group.
+            packRows(source: weight, rows: inPerGroup, groups: g.groups, reduction: reduction,
+                     panels: panels, into: packedWeight) { ci, k in
+                let co = k / taps, tap = k - co * taps
+                return (co * inPerGroup + ci) * taps + tap
+            }
+            let source = ImageSource(geometry: g, forward: false)
+            let outPixels = g.outHeight * g.outWidth
+            runPixelTiles(images: g.n, groups: g.groups, pixels: pixels, rows: inPerGroup,
+                          reduction: reduction, panels: panels, packedA: packedWeight,
+                          imageStride: g.outChannels * outPixels, groupStride: outPerGroup * outPixels,
+                          sourceBase: gradOutput, output: gradInput, outputChannels: g.inChannels,
+                          gather: source.gatherInputGradient)
+        }
+    }
+
+    // MARK: Weight gradient
+
+    /// `gradWeight = ∂L/∂weight` from `gradOutput` and `input`.
+    static func backwardWeight(gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>,
+                               gradWeight: UnsafeMutablePointer<Float>, geometry g: Conv2dGeometry) {
+        let outPerGroup = g.outChannelsPerGroup, reduction = g.patchSize
+        let pixels = g.outHeight * g.outWidth
+        guard outPerGroup > 0, reduction > 0 else { return }
+        guard g.n > 0, pixels > 0 else { gradWeight.update(repeating: 0, count: g.outChannels * reduction); return }
+        let threads = CPUBackend.shared.threadCount
+        // Columns of dW per work item: at most 96, but small enough that every thread gets one.
+        let perThread = (reduction + threads - 1) / threads
+        let blockColumns = min(pixelsPerTile, max(tileColumns, (perThread + tileColumns - 1) / tileColumns * tileColumns))
+        let columnBlocks = (reduction + blockColumns - 1) / blockColumns
+        let panels = (outPerGroup + tileRows - 1) / tileRows
+        let paddedRows = panels * tileRows
+        let pixelBlock = min(weightGradientPixelBlock, pixels)
+        let source = ImageSource(geometry: g, forward: true)
+        let bufferCount = paddedRows * blockColumns + paddedRows * pixelBlock + pixelBlock * blockColumns
+
+        CPUBackend.shared.parallelFor(g.groups * columnBlocks) { items in
+            Scratch.withFloats(bufferCount) { buffer in
+                let accumulator = buffer
+                let packedA = buffer + paddedRows * blockColumns
+                let gathered = packedA + paddedRows * pixelBlock
+                for item in items {
+                    let group = item / columnBlocks
+                    let column0 = (item % columnBlocks) * blockColumns
+                    let columns = min(blockColumns, reduction - column0)
+                    accumulator.update(repeating: 0, count: paddedRows * blockColumns)
+                    for image in 0..<g.n {
+                        let dy = gradOutput + (image * g.outChannels + group * outPerGroup) * pixels
+                        let x = input + (image * g.inChannels + group * g.inChannelsPerGroup) * g.inHeight * g.inWidth
+                        var pixel0 = 0
+                        while pixel0 < pixels {
+                            let count = min(pixelBlock, pixels - pixel0)
+                            // A panels: for each pixel, tileRows consecutive output channels.
+                            for panel in 0..<panels {
+                                let dst = packedA + panel * count * tileRows
+                                for r in 0..<tileRows {
+                                    let co = panel * tileRows + r
+                                    if co < outPerGroup {
+                                        let row = dy + co * pixels + pixel0
+                                        for q in 0..<count { dst[q * tileRows + r] = row[q] }
+                                    } else {
+                                        for q in 0..<count { dst[q * tileRows + r] = 0 }
+                                    }
+                                }
+                            }
+                            source.gatherTransposed(x: x, k0: column0, kCount: columns, pixel0: pixel0,
+                                                    pixelCount: count, into: gathered, ld: blockColumns)
+                            var j = 0
+                            while j < columns {
+                                for panel in 0..<panels {
+                                    microKernel(count, packedA + panel * count * tileRows, gathered + j, blockColumns,
+                                                accumulator + panel * tileRows * blockColumns + j, blockColumns, true)
+                                }
+                                j += tileColumns
+                            }
+                            pixel0 += count
+                        }
+                    }
+                    for co in 0..<outPerGroup {
+                        let dst = gradWeight + (group * outPerGroup + co) * reduction + column0
+                        let src = accumulator + co * blockColumns
+                        for j in 0..<columns { dst[j] = src[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Tiles
+
+    /// Packs a per-group row-major matrix `A[row, k]` (read through `index`) into panels of
+    /// `tileRows` rows: `packed[((group·panels + panel)·reduction + k)·tileRows + r]`, zero past the last row.
+    private static func packRows(source: UnsafePointer<Float>, rows: Int, groups: Int, reduction: Int, panels: Int,
+                                 into packed: UnsafeMutablePointer<Float>, index: (Int, Int) -> Int) {
+        let groupSize = rows * reduction
+        CPUBackend.shared.parallelFor(groups * panels, grain: 4) { range in
+            for item in range {
+                let group = item / panels, panel = item % panels
+                let src = source + group * groupSize
+                let dst = packed + item * reduction * tileRows
+                for r in 0..<tileRows {
+                    let row = panel * tileRows + r
+                    if row < rows {
+                        for k in 0..<reduction { dst[k * tileRows + r] = src[index(row, k)] }
+                    } else {
+                        for k in 0..<reduction { dst[k * tileRows + r] = 0 }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The shared driver of forward and input gradient: `out[row, pixel] = Σ_k A[row, k]·B[k, pixel]`
+    /// per image and group, with B gathered tile by tile (`pixelsPerTile × kBlock`) by `gather`.
+    private static func runPixelTiles(
+        images: Int, groups: Int, pixels: Int, rows: Int, reduction: Int, panels: Int,
+        packedA: UnsafePointer<Float>, imageStride: Int, groupStride: Int, sourceBase: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, outputChannels: Int,
+        gather: (UnsafePointer<Float>, Int, Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    ) {
+        let tiles = (pixels + pixelsPerTile - 1) / pixelsPerTile
+        let kBlocks = (reduction + maxReductionBlock - 1) / maxReductionBlock
+        let kBlock = (reduction + kBlocks - 1) / kBlocks
+        CPUBackend.shared.parallelFor(images * groups * tiles) { items in
+            Scratch.withFloats(kBlock * pixelsPerTile + tileRows * tileColumns) { buffer in
+                let gathered = buffer
+                let edge = buffer + kBlock * pixelsPerTile
+                for item in items {
+                    let tile = item % tiles, group = (item / tiles) % groups, image = item / (tiles * groups)
+                    let pixel0 = tile * pixelsPerTile
+                    let count = min(pixelsPerTile, pixels - pixel0)
+                    let source = sourceBase + image * imageStride + group * groupStride
+                    let outBase = output + (image * outputChannels + group * rows) * pixels + pixel0
+                    let aGroup = packedA + group * panels * reduction * tileRows
+                    var k0 = 0
+                    while k0 < reduction {
+                        let kc = min(kBlock, reduction - k0)
+                        let accumulate = k0 > 0
+                        gather(source, k0, kc, pixel0, count, gathered, pixelsPerTile)
+                        var j = 0
+                        while j < count {
+                            let columns = min(tileColumns, count - j)
+                            for panel in 0..<panels {
+                                let a = aGroup + (panel * reduction + k0) * tileRows
+                                let rowCount = min(tileRows, rows - panel * tileRows)
+                                let c = outBase + panel * tileRows * pixels + j
+                                if rowCount == tileRows && columns == tileColumns {
+                                    microKernel(kc, a, gathered + j, pixelsPerTile, c, pixels, accumulate)
+                                } else {
+                                    microKernel(kc, a, gathered + j, pixelsPerTile, edge, tileColumns, false)
+                                    for r in 0..<rowCount {
+                                        let dst = c + r * pixels, src = edge + r * tileColumns
+                                        if accumulate {
+                                            for q in 0..<columns { dst[q] += src[q] }
+                                        } else {
+                                            for q in 0..<columns { dst[q] = src[q] }
+                                        }
+                                    }
+                                }
+                            }
+                            j += tileColumns
+                        }
+                        k0 += kc
+                    }
+                }
+            }
+        }
+    }
+
+    /// `C[4×16] (+)= Σ_k a[k][0..<4] ⊗ b[k][0..<16]`: `a` packed (4 per k), `b` rows `ldb` apart,
+    /// `C` rows `ldc` apart; eight 8-wide accumulators stay in registers for the whole `kc` loop
+    /// (with the two B vectors, the broadcast and a product temporary: 12 of AVX's 16 registers).
+    @inline(__always)
+    static func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c00 = Vector(), c01 = Vector()
+        var c10 = Vector(), c11 = Vector()
+        var c20 = Vector(), c21 = Vector()
+        var c30 = Vector(), c31 = Vector()
+        var ap = a, bp = UnsafeRawPointer(b)
+        let bStride = ldb * MemoryLayout<Float>.stride
+        for _ in 0..<kc {
+            let b0 = bp.loadUnaligned(as: Vector.self)
+            let b1 = bp.loadUnaligned(fromByteOffset: 32, as: Vector.self)
+            // `x += a * b` (not addingProduct, which becomes a libm call per lane when the
+            // target lacks FMA): a vector multiply and add, contracted to FMA where allowed.
+            let a0 = Vector(repeating: ap[0])
+            c00 += a0 * b0; c01 += a0 * b1
+            let a1 = Vector(repeating: ap[1])
+            c10 += a1 * b0; c11 += a1 * b1
+            let a2 = Vector(repeating: ap[2])
+            c20 += a2 * b0; c21 += a2 * b1
+            let a3 = Vector(repeating: ap[3])
+            c30 += a3 * b0; c31 += a3 * b1
+            ap += 4
+            bp += bStride
+        }
+        @inline(__always) func put(_ row: Int, _ v0: Vector, _ v1: Vector) {
+            let p = UnsafeMutableRawPointer(c + row * ldc)
+            if accumulate {
+                p.storeBytes(of: p.loadUnaligned(as: Vector.self) + v0, as: Vector.self)
+                p.storeBytes(of: p.loadUnaligned(fromByteOffset: 32, as: Vector.self) + v1, toByteOffset: 32, as: Vector.self)
+            } else {
+                p.storeBytes(of: v0, as: Vector.self)
+                p.storeBytes(of: v1, toByteOffset: 32, as: Vector.self)
+            }
+        }
+        put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31)
+    }
+}
+
+/// Gathers tiles of X̂ (forward, weight gradient) or of dŶ (input gradient) from one image and
+/// group, with zeros where a tap falls into the padding or between strided outputs.
+private struct ImageSource {
+    let g: Conv2dGeometry
+    /// Width of the pixel grid the tile's pixels live on (output for X̂, input for dŶ).
+    let gridWidth: Int
+    let taps: Int
+
+    init(geometry: Conv2dGeometry, forward: Bool) {
+        g = geometry
+        gridWidth = forward ? geometry.outWidth : geometry.inWidth
+        taps = geometry.kernelHeight * geometry.kernelWidth
+    }
+
+    /// Calls `body(rowSegmentStart, gridRow, gridColumn, length)` for the runs of consecutive
+    /// pixels of `pixel0 ..< pixel0 + pixelCount` that share a grid row.
+    @inline(__always)
+    private func forEachRowRun(_ pixel0: Int, _ pixelCount: Int, _ body: (Int, Int, Int, Int) -> Void) {
+        var offset = 0
+        var row = pixel0 / gridWidth, column = pixel0 - row * gridWidth
+        while offset < pixelCount {
+            let length = min(gridWidth - column, pixelCount - offset)
+            body(offset, row, column, length)
+            offset += length; row += 1; column = 0
+        }
+    }
+
+    /// X̂ rows `k0 ..< k0+kCount` (k = (c, kh, kw)) over output pixels `pixel0 ..< +pixelCount`,
+    /// row-major with row stride `ld`; columns up to the next multiple of `tileColumns` are zeroed.
+    func gatherForward(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
+                       into dst: UnsafeMutablePointer<Float>, ld: Int) {
+        let padded = min(ld, (pixelCount + ImplicitGEMMConv.tileColumns - 1) / ImplicitGEMMConv.tileColumns * ImplicitGEMMConv.tileColumns)
+        for kk in 0..<kCount {
+            let k = k0 + kk
+            let c = k / taps, tap = k - c * taps
+            let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
+            let row = dst + kk * ld
+            let plane = x + c * g.inHeight * g.inWidth
+            let rowOffset = kh * g.dilationH - g.padTop, columnOffset = kw * g.dilationW - g.padLeft
+            forEachRowRun(pixel0, pixelCount) { start, oh, ow0, length in
+                let out = row + start
+                let ih = oh * g.strideH + rowOffset
+                guard ih >= 0 && ih < g.inHeight else { out.update(repeating: 0, count: length); return }
+                copyRow(from: plane + ih * g.inWidth, width: g.inWidth, first: ow0 * g.strideW + columnOffset,
+                        step: g.strideW, count: length, to: out)
+            }
+            for q in pixelCount..<padded { row[q] = 0 }
+        }
+    }
+
+    /// The same X̂ entries transposed: `dst[pixel·ld + kk]` (pixel-major), for the weight gradient.
+    func gatherTransposed(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
+                          into dst: UnsafeMutablePointer<Float>, ld: Int) {
+        let padded = min(ld, (kCount + ImplicitGEMMConv.tileColumns - 1) / ImplicitGEMMConv.tileColumns * ImplicitGEMMConv.tileColumns)
+        for kk in 0..<kCount {
+            let k = k0 + kk
+            let c = k / taps, tap = k - c * taps
+            let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
+            let column = dst + kk
+            let plane = x + c * g.inHeight * g.inWidth
+            let rowOffset = kh * g.dilationH - g.padTop, columnOffset = kw * g.dilationW - g.padLeft
+            forEachRowRun(pixel0, pixelCount) { start, oh, ow0, length in
+                let ih = oh * g.strideH + rowOffset
+                let out = column + start * ld
+                guard ih >= 0 && ih < g.inHeight else {
+                    for q in 0..<length { out[q * ld] = 0 }
+                    return
+                }
+                let src = plane + ih * g.inWidth
+                var iw = ow0 * g.strideW + columnOffset
+                for q in 0..<length {
+                    out[q * ld] = iw >= 0 && iw < g.inWidth ? src[iw] : 0
+                    iw += g.strideW
+                }
+            }
+        }
+        if padded > kCount {
+            for q in 0..<pixelCount {
+                for kk in kCount..<padded { dst[q * ld + kk] = 0 }
+            }
+        }
+    }
+
+    /// dŶ rows `k0 ..< k0+kCount` (k = (co, kh, kw)) over input pixels `pixel0 ..< +pixelCount`:
+    /// `dY[co, oh, ow]` where `ih = oh·stride − pad + kh·dil` (likewise for w), zero elsewhere.
+    func gatherInputGradient(dy: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
+                             into dst: UnsafeMutablePointer<Float>, ld: Int) {
+        let padded = min(ld, (pixelCount + ImplicitGEMMConv.tileColumns - 1) / ImplicitGEMMConv.tileColumns * ImplicitGEMMConv.tileColumns)
+        let outPixels = g.outHeight * g.outWidth
+        for kk in 0..<kCount {
+            let k = k0 + kk
+            let co = k / taps, tap = k - co * taps
+            let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
+            let row = dst + kk * ld
+            let plane = dy + co * outPixels
+            let rowOffset = g.padTop - kh * g.dilationH, columnOffset = g.padLeft - kw * g.dilationW
+            forEachRowRun(pixel0, pixelCount) { start, ih, iw0, length in
+                let out = row + start
+                let ohTimesStride = ih + rowOffset
+                let oh = ohTimesStride / g.strideH
+                guard ohTimesStride >= 0 && oh * g.strideH == ohTimesStride && oh < g.outHeight else {
+                    out.update(repeating: 0, count: length); return
+                }
+                let src = plane + oh * g.outWidth
+                if g.strideW == 1 {
+                    copyRow(from: src, width: g.outWidth, first: iw0 + columnOffset, step: 1, count: length, to: out)
+                } else {
+                    var owTimesStride = iw0 + columnOffset
+                    for q in 0..<length {
+                        let ow = owTimesStride / g.strideW
+                        out[q] = owTimesStride >= 0 && ow * g.strideW == owTimesStride && ow < g.outWidth ? src[ow] : 0
+                        owTimesStride += 1
+                    }
+                }
+            }
+            for q in pixelCount..<padded { row[q] = 0 }
+        }
+    }
+
+    /// `out[q] = src[first + q·step]` where that index is inside `0 ..< width`, else 0.
+    @inline(__always)
+    private func copyRow(from src: UnsafePointer<Float>, width: Int, first: Int, step: Int, count: Int,
+                         to out: UnsafeMutablePointer<Float>) {
+        // Valid q: 0 <= first + q·step < width.
+        let lo = first >= 0 ? 0 : min(count, (-first + step - 1) / step)
+        let hi = first >= width ? 0 : max(lo, min(count, (width - 1 - first) / step + 1))
+        for q in 0..<lo { out[q] = 0 }
+        if step == 1 {
+            if hi > lo { (out + lo).update(from: src + first + lo, count: hi - lo) }
+        } else {
+            var index = first + lo * step
+            for q in lo..<hi { out[q] = src[index]; index += step }
+        }
+        for q in hi..<count { out[q] = 0 }
+    }
+}

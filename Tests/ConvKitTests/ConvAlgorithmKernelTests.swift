@@ -1,0 +1,261 @@
+import XCTest
+@testable import ConvKit
+
+/// The sparse-matrix and implicit-GEMM convolution kernels, called directly (pointers and a
+/// `Conv2dGeometry`), against a naive Float64 convolution and against each other.
+final class ConvAlgorithmKernelTests: XCTestCase {
+    // MARK: Naive Float64 oracle
+
+    /// Calls `body(outputIndex, inputIndex, weightIndex)` for every multiply-add of the convolution.
+    private static func forEachTap(_ g: Conv2dGeometry, _ body: (Int, Int, Int) -> Void) {
+        let inPerGroup = g.inChannelsPerGroup, outPerGroup = g.outChannelsPerGroup
+        for n in 0..<g.n {
+            for co in 0..<g.outChannels {
+                let group = co / outPerGroup
+                for oh in 0..<g.outHeight {
+                    for ow in 0..<g.outWidth {
+                        let y = ((n * g.outChannels + co) * g.outHeight + oh) * g.outWidth + ow
+                        for c in 0..<inPerGroup {
+                            for kh in 0..<g.kernelHeight {
+                                let ih = oh * g.strideH - g.padTop + kh * g.dilationH
+                                guard ih >= 0 && ih < g.inHeight else { continue }
+                                for kw in 0..<g.kernelWidth {
+                                    let iw = ow * g.strideW - g.padLeft + kw * g.dilationW
+                                    guard iw >= 0 && iw < g.inWidth else { continue }
+                                    let x = ((n * g.inChannels + group * inPerGroup + c) * g.inHeight + ih) * g.inWidth + iw
+                                    let w = ((co * inPerGroup + c) * g.kernelHeight + kh) * g.kernelWidth + kw
+                                    body(y, x, w)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func naiveForward(_ x: [Float], _ w: [Float], _ g: Conv2dGeometry) -> [Double] {
+        var y = [Double](repeating: 0, count: g.outputShape.reduce(1, *))
+        forEachTap(g) { yi, xi, wi in y[yi] += Double(x[xi]) * Double(w[wi]) }
+        return y
+    }
+
+    private static func naiveInputGradient(_ dy: [Float], _ w: [Float], _ g: Conv2dGeometry) -> [Double] {
+        var dx = [Double](repeating: 0, count: g.inputShape.reduce(1, *))
+        forEachTap(g) { yi, xi, wi in dx[xi] += Double(dy[yi]) * Double(w[wi]) }
+        return dx
+    }
+
+    private static func naiveWeightGradient(_ dy: [Float], _ x: [Float], _ g: Conv2dGeometry) -> [Double] {
+        var dw = [Double](repeating: 0, count: g.weightShape.reduce(1, *))
+        forEachTap(g) { yi, xi, wi in dw[wi] += Double(dy[yi]) * Double(x[xi]) }
+        return dw
+    }
+
+    // MARK: The kernels under test
+
+    private struct Algorithm {
+        let name: String
+        let forward: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Conv2dGeometry) -> Void
+        let backwardInput: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Conv2dGeometry) -> Void
+        let backwardWeight: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Conv2dGeometry) -> Void
+    }
+
+    private static let sparse = Algorithm(
+        name: "sparseMatrix",
+        forward: { SparseMatrixConv.forward(input: $0, weight: $1, output: $2, geometry: $3) },
+        backwardInput: { SparseMatrixConv.backwardInput(gradOutput: $0, weight: $1, gradInput: $2, geometry: $3) },
+        backwardWeight: { SparseMatrixConv.backwardWeight(gradOutput: $0, input: $1, gradWeight: $2, geometry: $3) })
+
+    private static let implicit = Algorithm(
+        name: "implicitGEMM",
+        forward: { ImplicitGEMMConv.forward(input: $0, weight: $1, output: $2, geometry: $3) },
+        backwardInput: { ImplicitGEMMConv.backwardInput(gradOutput: $0, weight: $1, gradInput: $2, geometry: $3) },
+        backwardWeight: { ImplicitGEMMConv.backwardWeight(gradOutput: $0, input: $1, gradWeight: $2, geometry: $3) })
+
+    /// Runs `kernel(a, b, out)` on an output pre-filled with NaN, so a value it fails to
+    /// overwrite fails the comparison.
+    private static func run(_ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Conv2dGeometry) -> Void,
+                            _ a: [Float], _ b: [Float], outputCount: Int, _ g: Conv2dGeometry) -> [Float] {
+        var out = [Float](repeating: .nan, count: outputCount)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { po in kernel(pa.baseAddress!, pb.baseAddress!, po.baseAddress!, g) }
+            }
+        }
+        return out
+    }
+
+    private struct Case {
+        let g: Conv2dGeometry
+        let x: [Float], w: [Float], dy: [Float]
+        init(_ g: Conv2dGeometry, seed: UInt64) {
+            self.g = g
+            x = randomValues(g.inputShape.reduce(1, *), seed: seed)
+            w = randomValues(g.weightShape.reduce(1, *), seed: seed &+ 1)
+            dy = randomValues(g.outputShape.reduce(1, *), seed: seed &+ 2)
+        }
+        var description: String {
+            "n \(g.n) c \(g.inChannels)x\(g.inHeight)x\(g.inWidth) -> \(g.outChannels)x\(g.outHeight)x\(g.outWidth) "
+                + "k \(g.kernelHeight)x\(g.kernelWidth) s \(g.strideH),\(g.strideW) "
+                + "pad t\(g.padTop) b\(g.padBottom) l\(g.padLeft) r\(g.padRight) "
+                + "dil \(g.dilationH),\(g.dilationW) groups \(g.groups)"
+        }
+    }
+
+    /// Checks all three passes of `algorithm` on `c` against the naive oracle.
+    private func check(_ algorithm: Algorithm, _ c: Case, file: StaticString = #filePath, line: UInt = #line) {
+        let g = c.g
+        let y = Self.run(algorithm.forward, c.x, c.w, outputCount: c.dy.count, g)
+        assertClose(y, Self.naiveForward(c.x, c.w, g), tolerance: 1e-5, "\(algorithm.name) forward \(c.description)",
+                    file: file, line: line)
+        let dx = Self.run(algorithm.backwardInput, c.dy, c.w, outputCount: c.x.count, g)
+        assertClose(dx, Self.naiveInputGradient(c.dy, c.w, g), tolerance: 1e-5,
+                    "\(algorithm.name) backwardInput \(c.description)", file: file, line: line)
+        let dw = Self.run(algorithm.backwardWeight, c.dy, c.x, outputCount: c.w.count, g)
+        assertClose(dw, Self.naiveWeightGradient(c.dy, c.x, g), tolerance: 1e-5,
+                    "\(algorithm.name) backwardWeight \(c.description)", file: file, line: line)
+    }
+
+    // MARK: Geometries
+
+    private static func geometry(n: Int = 1, c: Int, h: Int, w: Int, out: Int, k: (Int, Int),
+                                 stride: (Int, Int) = (1, 1), pad: (Int, Int, Int, Int) = (0, 0, 0, 0),
+                                 dilation: (Int, Int) = (1, 1), groups: Int = 1) -> Conv2dGeometry {
+        Conv2dGeometry(n: n, inChannels: c, inHeight: h, inWidth: w, outChannels: out,
+                       kernelHeight: k.0, kernelWidth: k.1, strideH: stride.0, strideW: stride.1,
+                       padTop: pad.0, padBottom: pad.1, padLeft: pad.2, padRight: pad.3,
+                       dilationH: dilation.0, dilationW: dilation.1, groups: groups)
+    }
+
+    /// A random small geometry: any stride, per-side padding, dilation, groups (depthwise and
+    /// channel multipliers included), batch and non-square sizes.
+    private static func randomGeometry(_ rng: inout TestRNG) -> Conv2dGeometry {
+        let groups: Int, inPerGroup: Int
+        switch rng.int(0...4) {
+        case 0: groups = rng.int(2...4); inPerGroup = 1  // depthwise
+        case 1: groups = rng.int(2...3); inPerGroup = rng.int(1...3)
+        default: groups = 1; inPerGroup = rng.int(1...5)
+        }
+        let outPerGroup = rng.int(1...5)
+        let k = (rng.int(1...4), rng.int(1...4))
+        let stride = (rng.int(1...3), rng.int(1...3))
+        let dilation = (rng.int(1...2), rng.int(1...2))
+        let pad = (rng.int(0...2), rng.int(0...2), rng.int(0...2), rng.int(0...2))
+        let extent = (dilation.0 * (k.0 - 1) + 1, dilation.1 * (k.1 - 1) + 1)
+        let h = max(rng.int(1...9), extent.0 - pad.0 - pad.1, 1)
+        let w = max(rng.int(1...9), extent.1 - pad.2 - pad.3, 1)
+        return geometry(n: rng.int(1...3), c: groups * inPerGroup, h: h, w: w, out: groups * outPerGroup, k: k,
+                         stride: stride, pad: pad, dilation: dilation, groups: groups)
+    }
+
+    /// Named edge cases, plus sizes that span several pixel tiles, reduction blocks and
+    /// partial register tiles.
+    private static let namedGeometries: [Conv2dGeometry] = [
+        geometry(n: 2, c: 3, h: 5, w: 7, out: 4, k: (1, 1)),                                    // 1×1
+        geometry(n: 2, c: 2, h: 4, w: 6, out: 3, k: (1, 1), stride: (2, 3)),                    // strided 1×1
+        geometry(n: 1, c: 3, h: 5, w: 4, out: 2, k: (5, 4)),                                    // kernel == input
+        geometry(n: 3, c: 2, h: 3, w: 3, out: 5, k: (3, 3), pad: (1, 1, 1, 1)),                 // tiny, padded
+        geometry(n: 1, c: 4, h: 6, w: 9, out: 8, k: (3, 3), pad: (1, 1, 1, 1), groups: 4),      // depthwise ×2
+        geometry(n: 2, c: 3, h: 7, w: 5, out: 3, k: (3, 3), pad: (0, 1, 2, 0), groups: 3),      // depthwise, asymmetric
+        geometry(n: 1, c: 2, h: 9, w: 8, out: 4, k: (2, 3), pad: (0, 1, 1, 1)),                 // 'same'-like asymmetric
+        geometry(n: 2, c: 3, h: 8, w: 11, out: 2, k: (3, 2), stride: (2, 3), pad: (2, 0, 1, 2), dilation: (2, 3)),
+        geometry(n: 2, c: 30, h: 12, w: 13, out: 33, k: (3, 3), pad: (1, 1, 1, 1)),            // several tiles and K blocks
+        geometry(n: 1, c: 20, h: 15, w: 14, out: 30, k: (3, 3), stride: (2, 2), pad: (1, 1, 1, 1), groups: 2),
+        geometry(n: 1, c: 6, h: 1, w: 19, out: 5, k: (1, 5), pad: (0, 0, 2, 2)),               // a single row
+        geometry(n: 1, c: 2, h: 4, w: 4, out: 3, k: (2, 2), stride: (3, 3), pad: (2, 2, 2, 2)), // taps all in padding
+    ]
+
+    // MARK: Tests
+
+    func testSparseMatrixMatchesNaiveOnNamedGeometries() {
+        for (i, g) in Self.namedGeometries.enumerated() { check(Self.sparse, Case(g, seed: UInt64(100 + i))) }
+    }
+
+    func testImplicitGEMMMatchesNaiveOnNamedGeometries() {
+        for (i, g) in Self.namedGeometries.enumerated() { check(Self.implicit, Case(g, seed: UInt64(100 + i))) }
+    }
+
+    func testSparseMatrixMatchesNaiveOnRandomGeometries() {
+        var rng = TestRNG(seed: 71)
+        for i in 0..<80 { check(Self.sparse, Case(Self.randomGeometry(&rng), seed: UInt64(1000 + i))) }
+    }
+
+    func testImplicitGEMMMatchesNaiveOnRandomGeometries() {
+        var rng = TestRNG(seed: 72)
+        for i in 0..<80 { check(Self.implicit, Case(Self.randomGeometry(&rng), seed: UInt64(2000 + i))) }
+    }
+
+    /// A transposed convolution's geometry has fewer output rows than its input would give
+    /// (output padding): the kernels must use `outHeight`/`outWidth` as given.
+    func testGeometryWithFewerOutputsThanTheInputAllows() {
+        var g = Self.geometry(n: 2, c: 3, h: 9, w: 8, out: 4, k: (3, 3), stride: (2, 2), pad: (1, 1, 1, 1), dilation: (3, 3))
+        g.outHeight -= 1
+        g.outWidth -= 1
+        let c = Case(g, seed: 9)
+        check(Self.sparse, c)
+        check(Self.implicit, c)
+    }
+
+    func testSparseAndImplicitAgree() {
+        var rng = TestRNG(seed: 73)
+        for i in 0..<20 {
+            let c = Case(Self.randomGeometry(&rng), seed: UInt64(3000 + i))
+            let g = c.g
+            let pairs: [([Float], [Float])] = [
+                (Self.run(Self.sparse.forward, c.x, c.w, outputCount: c.dy.count, g),
+                 Self.run(Self.implicit.forward, c.x, c.w, outputCount: c.dy.count, g)),
+                (Self.run(Self.sparse.backwardInput, c.dy, c.w, outputCount: c.x.count, g),
+                 Self.run(Self.implicit.backwardInput, c.dy, c.w, outputCount: c.x.count, g)),
+                (Self.run(Self.sparse.backwardWeight, c.dy, c.x, outputCount: c.w.count, g),
+                 Self.run(Self.implicit.backwardWeight, c.dy, c.x, outputCount: c.w.count, g)),
+            ]
+            for (pass, (a, b)) in pairs.enumerated() {
+                assertClose(a, b.map(Double.init), tolerance: 1e-5, "pass \(pass) \(c.description)")
+            }
+        }
+    }
+
+    /// Ŵ built in blocks of two output channels (five per group, so the last block is partial).
+    func testSparseMatrixInBlocksOfOutputChannels() {
+        let g = Self.geometry(n: 2, c: 4, h: 6, w: 5, out: 10, k: (3, 2), stride: (1, 2), pad: (1, 0, 1, 1), groups: 2)
+        let perChannel = SparseMatrixConv.Structure.nonzerosPerChannel(g)
+        let budget = SparseMatrixConv.Structure.bytes(g, channels: 2, nonzerosPerChannel: perChannel)
+        XCTAssertEqual(SparseMatrixConv.StructureCache.shared.structure(for: g, budget: budget).channelsPerBlock, 2)
+        let c = Case(g, seed: 11)
+        let blocked = Algorithm(
+            name: "sparseMatrix (blocks of 2)",
+            forward: { SparseMatrixConv.forward(input: $0, weight: $1, output: $2, geometry: $3, structureBudget: budget) },
+            backwardInput: { SparseMatrixConv.backwardInput(gradOutput: $0, weight: $1, gradInput: $2, geometry: $3,
+                                                            structureBudget: budget) },
+            backwardWeight: { SparseMatrixConv.backwardWeight(gradOutput: $0, input: $1, gradWeight: $2, geometry: $3,
+                                                              structureBudget: budget) })
+        check(blocked, c)
+    }
+
+    /// The cached structure is reused with new weights and a new batch size: only values change.
+    func testSparseStructureCacheRefillsValues() {
+        let g1 = Self.geometry(n: 1, c: 3, h: 7, w: 7, out: 4, k: (3, 3), pad: (1, 1, 1, 1))
+        var g2 = g1
+        g2.n = 3
+        let first = SparseMatrixConv.StructureCache.shared.structure(for: g1, budget: SparseMatrixConv.defaultStructureBudget)
+        check(Self.sparse, Case(g1, seed: 21))
+        check(Self.sparse, Case(g1, seed: 22))
+        check(Self.sparse, Case(g2, seed: 23))
+        let again = SparseMatrixConv.StructureCache.shared.structure(for: g2, budget: SparseMatrixConv.defaultStructureBudget)
+        XCTAssert(first === again, "the structure should be shared across calls and batch sizes")
+    }
+
+    /// The implicit GEMM's extra memory is a few small tiles, far below the im2col matrix X̂.
+    func testImplicitGEMMUsesLessScratchThanIm2col() {
+        let g = Self.geometry(n: 2, c: 16, h: 20, w: 20, out: 16, k: (3, 3), pad: (1, 1, 1, 1))
+        let c = Case(g, seed: 31)
+        Scratch.resetPeak()
+        let before = Scratch.peakBytes
+        _ = Self.run(Self.implicit.forward, c.x, c.w, outputCount: c.dy.count, g)
+        let extra = Scratch.peakBytes - before
+        let im2colBytes = g.n * g.outHeight * g.outWidth * g.patchSize * MemoryLayout<Float>.stride
+        XCTAssertGreaterThan(extra, 0)
+        XCTAssertLessThan(extra, im2colBytes / 2, "implicit GEMM scratch \(extra) B vs X̂ \(im2colBytes) B")
+    }
+}
