@@ -18,7 +18,7 @@ final class PadTests: XCTestCase {
             case .reflect, .replicate: if out >= 1 { return (before, after) }
             case .circular:
                 let kept = size - max(-before, 0) - max(-after, 0)
-                if out >= 0 && max(before, 0) <= kept && max(after, 0) <= kept { return (before, after) }
+                if out >= 0 && (kept > 0 || out == 0) { return (before, after) }
             default: break
             }
         }
@@ -83,6 +83,8 @@ final class PadTests: XCTestCase {
             (.circular, [2, -1], [2, 3, 0, 1, 2, 3]),
             (.circular, [-2, 3], [2, 3, 4, 2, 3, 4]),
             (.circular, [3, -2], [0, 1, 2, 0, 1, 2]),
+            (.circular, [-3, 4], [3, 4, 3, 4, 3, 4]),
+            (.circular, [-1, 5], [1, 2, 3, 4, 1, 2, 3, 4, 1]),
             (.reflect, [-1, 2], [1, 2, 3, 4, 3, 2]),
             (.reflect, [4, -3], [4, 3, 2, 1, 0, 1]),
             (.replicate, [-2, 3], [2, 3, 4, 4, 4, 4]),
@@ -135,7 +137,7 @@ final class PadTests: XCTestCase {
         assertThrowsConvKitError(try pad(x4, [-3, -3, 0, 0], mode: .replicate), "pad", "dimension 3", "at least 1")
         assertThrowsConvKitError(try pad(x4, [6, 0, 0, 0], mode: .circular), "pad", "circular", "wrap around")
         assertThrowsConvKitError(try pad(x4, [-3, -3, 0, 0], mode: .circular), "pad", "dimension 3", "negative")
-        assertThrowsConvKitError(try pad(x4, [4, -3, 0, 0], mode: .circular), "pad", "circular", "after cropping")
+        assertThrowsConvKitError(try pad(x4, [-5, 2, 0, 0], mode: .circular), "pad", "circular", "crops away all 5 cells", "dimension 3")
         assertThrowsConvKitError(try pad(x4, [1, 1], mode: .reflect), "pad", "2 pads", "2-D or 3-D")
         assertThrowsConvKitError(try pad(Tensor.zeros([4, 5]), [1, 1, 1, 1], mode: .replicate), "pad", "4 pads", "3-D or 4-D")
         assertThrowsConvKitError(try pad(x4, [1, 1, 1, 1, 1, 1], mode: .circular), "pad", "circular", "6 pads")

@@ -103,4 +103,33 @@ public protocol PoolingKernels {
     /// reflect/replicate/circular padding copied from each input cell).
     func pad2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry: PadGeometry) throws
 
+    /// Max pooling; also writes each window's argmax into `indices` when given. A NaN in a
+    /// window is its result (index of the last NaN); ties keep the first maximum.
+    func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, geometry: Pool2dGeometry) throws
+    /// `gradInput[i] = Σ gradOutput[o]` over windows `o` containing cell `i` whose argmax is `i`.
+    func maxPool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
+                           geometry: Pool2dGeometry) throws
+
+    /// Average pooling (dilation must be 1).
+    func avgPool2d(_ input: Storage, output: Storage, geometry: Pool2dGeometry, divisor: AvgPoolDivisor) throws
+    /// `gradInput[i] = Σ gradOutput[o] / divisor(o)` over windows `o` containing cell `i`.
+    func avgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry: Pool2dGeometry,
+                           divisor: AvgPoolDivisor) throws
+
+    /// Adaptive average pooling: output cell `i` averages rows `⌊i·H/outH⌋ ..< ⌈(i+1)·H/outH⌉`
+    /// (columns likewise). Only the plane and size fields of `geometry` are used.
+    func adaptiveAvgPool2d(_ input: Storage, output: Storage, geometry: Pool2dGeometry) throws
+    /// Gradient of `adaptiveAvgPool2d` as a gather.
+    func adaptiveAvgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry: Pool2dGeometry) throws
+
+    /// Max unpooling: zeroes `output` (planes of `outputHeight × outputWidth`), then writes each
+    /// input value at its index in its plane (later values win on duplicates). Reads the
+    /// geometry's `planes`, input and output sizes; here the *input* is the pooled tensor.
+    ///
+    /// - Throws: `ConvKitError.invalidArgument` (op `maxUnpool2d`) naming the first index outside
+    ///   `0 ..< outputHeight·outputWidth`, before anything is written.
+    func maxUnpool2d(_ input: Storage, indices: Storage, output: Storage, geometry: Pool2dGeometry) throws
+    /// `gradInput[i] = gradOutput[indices[i]]` within each plane (indices already validated).
+    func maxUnpool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
+                             geometry: Pool2dGeometry) throws
 }

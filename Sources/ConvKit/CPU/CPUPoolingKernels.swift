@@ -12,42 +12,42 @@ struct InverseIndexMap {
     private(set) var offsets: [Int32]
     private(set) var sources: [Int32]
 
-    /// Builds the inverse of `forward` (`forward[o]` is the input read by output `o`, or -1).
-    init(forward: [Int32], inputCount: Int) {
+    /// Builds the inverse of a map in which output `o` reads the inputs `inputsOf(o)`
+    /// (each at most once; inputs outside `0..<inputCount` are ignored).
+    init<S: Sequence<Int>>(outputCount: Int, inputCount: Int, inputsOf: (Int) -> S) {
         var counts = [Int32](repeating: 0, count: inputCount + 1)
-        for i in forward where i >= 0 { counts[Int(i) + 1] += 1 }
+        for o in 0..<outputCount {
+            for i in inputsOf(o) where i >= 0 && i < inputCount { counts[i + 1] += 1 }
+        }
         for i in 0..<inputCount { counts[i + 1] += counts[i] }
         offsets = counts
         sources = [Int32](repeating: 0, count: Int(counts[inputCount]))
         var next = counts
-        for (o, i) in forward.enumerated() where i >= 0 {
-            sources[Int(next[Int(i)])] = Int32(o)
-            next[Int(i)] += 1
+        for o in 0..<outputCount {
+            for i in inputsOf(o) where i >= 0 && i < inputCount {
+                sources[Int(next[i])] = Int32(o)
+                next[i] += 1
+            }
         }
     }
 
-    /// Builds the map in which output window `o` reads inputs `o·stride − padding + k·dilation`
-    /// for `k` in `0..<kernel` that lie inside `0..<inputCount`.
+    /// The inverse of a forward map (`forward[o]` is the input read by output `o`, or -1).
+    init(forward: [Int32], inputCount: Int) {
+        self.init(outputCount: forward.count, inputCount: inputCount) { CollectionOfOne(Int(forward[$0])) }
+    }
+
+    /// The inverse of pooling windows: window `o` reads inputs `o·stride − padding + k·dilation`
+    /// for `k` in `0..<kernel`.
     init(windows outputCount: Int, inputCount: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) {
-        var counts = [Int32](repeating: 0, count: inputCount + 1)
-        for o in 0..<outputCount {
-            for k in 0..<kernel {
-                let i = o * stride - padding + k * dilation
-                if i >= 0 && i < inputCount { counts[i + 1] += 1 }
-            }
+        self.init(outputCount: outputCount, inputCount: inputCount) { o in
+            (0..<kernel).lazy.map { o * stride - padding + $0 * dilation }
         }
-        for i in 0..<inputCount { counts[i + 1] += counts[i] }
-        offsets = counts
-        sources = [Int32](repeating: 0, count: Int(counts[inputCount]))
-        var next = counts
-        for o in 0..<outputCount {
-            for k in 0..<kernel {
-                let i = o * stride - padding + k * dilation
-                if i >= 0 && i < inputCount {
-                    sources[Int(next[i])] = Int32(o)
-                    next[i] += 1
-                }
-            }
+    }
+
+    /// Runs `body` with pointers to the offsets and sources.
+    func withPointers<R>(_ body: (UnsafePointer<Int32>, UnsafePointer<Int32>) throws -> R) rethrows -> R {
+        try offsets.withUnsafeBufferPointer { o in
+            try sources.withUnsafeBufferPointer { s in try body(o.baseAddress!, s.baseAddress ?? o.baseAddress!) }
         }
     }
 }

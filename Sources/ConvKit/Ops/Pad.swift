@@ -19,10 +19,14 @@ public enum PadMode: String, Hashable, Sendable, CaseIterable {
 /// (3-D or 4-D input) dimensions. Gradients flow back to `input` (cells copied several times
 /// receive the sum of their copies' gradients).
 ///
+/// Circular mode crops negative pads first and then repeats what is left periodically (PyTorch
+/// does the same where its result is defined).
+///
 /// - Throws: `ConvKitError.invalidArgument` (op `pad`) for an odd number of pads, too many pads
 ///   for the input's rank or mode, a reflect pad not smaller than its dimension, a circular pad
-///   larger than its dimension, an empty dimension in reflect/replicate mode, or a result with a
-///   negative (constant, circular) or empty (reflect, replicate) dimension.
+///   larger than its dimension or a circular crop of the whole dimension, an empty dimension in
+///   reflect/replicate mode, or a result with a negative (constant, circular) or empty (reflect,
+///   replicate) dimension.
 public func pad(_ input: Tensor, _ pads: [Int], mode: PadMode = .constant, value: Float = 0) throws -> Tensor {
     let op = "pad", shape = input.shape, rank = input.rank
     try require(input.dtype == .float32, op, "input must be float32, got \(input.dtype)")
@@ -96,9 +100,11 @@ public func pad(_ input: Tensor, _ pads: [Int], mode: PadMode = .constant, value
             try require(before <= size && after <= size, op,
                         "circular padding \(describe(k)) must not exceed the size \(size) of dimension \(dim) of input \(shape) (it would wrap around more than once)")
             try require(outSize >= 0, op, "padding \(describe(k)) makes dimension \(dim) of input \(shape) negative (size \(outSize))")
+            // Negative pads crop first; what is left is then repeated periodically (as PyTorch
+            // does where its result is defined), so something must be left.
             let kept = size - max(-before, 0) - max(-after, 0)
-            try require(max(before, 0) <= kept && max(after, 0) <= kept, op,
-                        "circular padding \(describe(k)) must not exceed the \(kept) cells of dimension \(dim) of input \(shape) left after cropping")
+            try require(kept > 0 || outSize == 0, op,
+                        "circular padding \(describe(k)) crops away all \(size) cells of dimension \(dim) of input \(shape), leaving nothing to wrap around")
         case .constant:
             break
         }
