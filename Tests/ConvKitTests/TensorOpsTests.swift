@@ -91,6 +91,20 @@ final class TensorOpsTests: XCTestCase {
         assertClose(try big.0.exp().toArray(), big.1.map { Foundation.exp($0) })
     }
 
+    func testExpOverItsWholeRange() throws {
+        // Overflow, underflow into subnormals and to zero, infinities and NaN, as expf.
+        let values: [Float] = stride(from: -110, through: 95, by: 0.37).map { Float($0) }
+            + [88.72, 88.7228, 88.723, -87.3, -87.4, -103.9, -104.1, 0, -0, .infinity, -.infinity, .nan]
+        let out = try Tensor(values).exp().toArray()
+        for (x, y) in zip(values, out) {
+            let expected = Foundation.exp(Double(x))
+            if x.isNaN { XCTAssert(y.isNaN); continue }
+            if expected > Double(Float.greatestFiniteMagnitude) { XCTAssertEqual(y, .infinity, "exp(\(x))"); continue }
+            // Relative to the value, with the absolute floor of float32's smallest subnormal.
+            XCTAssertLessThanOrEqual(Swift.abs(Double(y) - expected), 4e-7 * expected + 1.5e-45, "exp(\(x)) = \(y), expected \(expected)")
+        }
+    }
+
     func testSpecialValues() throws {
         let x = try Tensor([-1, 0, 4, .nan, .infinity])
         let log = try x.log().toArray()

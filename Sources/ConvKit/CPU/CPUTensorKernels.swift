@@ -1,87 +1,42 @@
 import Foundation
 
-/// Elementwise work below this many elements per chunk runs on one thread.
-private let elementwiseGrain = 1 << 15
+/// Work below this many elements per chunk runs on one thread.
+private let elementwiseGrain = ElementwiseCPU.grain
 
 extension CPUBackend: TensorKernels {
     public func binary(_ op: BinaryOp, _ a: Storage, strides aStrides: [Int], _ b: Storage, strides bStrides: [Int],
                        into out: Storage, shape: [Int]) throws {
         let pa = UnsafePointer(a.floats), pb = UnsafePointer(b.floats), po = out.floats
+        typealias E = ElementwiseCPU
         switch op {
-        case .add: binaryLoop(pa, aStrides, pb, bStrides, po, shape) { $0 + $1 }
-        case .subtract: binaryLoop(pa, aStrides, pb, bStrides, po, shape) { $0 - $1 }
-        case .multiply: binaryLoop(pa, aStrides, pb, bStrides, po, shape) { $0 * $1 }
-        case .divide: binaryLoop(pa, aStrides, pb, bStrides, po, shape) { $0 / $1 }
-        case .maximum:
-            binaryLoop(pa, aStrides, pb, bStrides, po, shape) { x, y in x.isNaN ? x : (y.isNaN ? y : (x > y ? x : y)) }
-        case .maximumGradientShare:
-            binaryLoop(pa, aStrides, pb, bStrides, po, shape) { x, y in x < y ? 0 : (x == y ? 0.5 : 1) }
-        }
-    }
-
-    /// Rows of the innermost dimension, split across threads; contiguous and scalar-operand
-    /// rows get loops the compiler vectorises.
-    @inline(__always)
-    private func binaryLoop(_ a: UnsafePointer<Float>, _ aStrides: [Int], _ b: UnsafePointer<Float>, _ bStrides: [Int],
-                            _ out: UnsafeMutablePointer<Float>, _ shape: [Int], _ f: (Float, Float) -> Float) {
-        let count = shape.reduce(1, *)
-        guard count > 0 else { return }
-        guard let inner = shape.last else { out[0] = f(a[0], b[0]); return }
-        let sa = aStrides.last!, sb = bStrides.last!
-        let rows = count / inner
-        let outerShape = Array(shape.dropLast())
-        let outerA = Array(aStrides.dropLast()), outerB = Array(bStrides.dropLast())
-        parallelFor(rows, grain: max(1, elementwiseGrain / inner)) { range in
-            for row in range {
-                var rem = row, offA = 0, offB = 0
-                for d in stride(from: outerShape.count - 1, through: 0, by: -1) {
-                    let i = rem % outerShape[d]
-                    rem /= outerShape[d]
-                    offA += i * outerA[d]
-                    offB += i * outerB[d]
-                }
-                let ra = a + offA, rb = b + offB, ro = out + row * inner
-                if sa == 1 && sb == 1 {
-                    for j in 0..<inner { ro[j] = f(ra[j], rb[j]) }
-                } else if sa == 1 && sb == 0 {
-                    let y = rb[0]
-                    for j in 0..<inner { ro[j] = f(ra[j], y) }
-                } else if sa == 0 && sb == 1 {
-                    let x = ra[0]
-                    for j in 0..<inner { ro[j] = f(x, rb[j]) }
-                } else {
-                    for j in 0..<inner { ro[j] = f(ra[j * sa], rb[j * sb]) }
-                }
-            }
+        case .add: E.binary(E.Add(), pa, aStrides, pb, bStrides, po, shape)
+        case .subtract: E.binary(E.Subtract(), pa, aStrides, pb, bStrides, po, shape)
+        case .multiply: E.binary(E.Multiply(), pa, aStrides, pb, bStrides, po, shape)
+        case .divide: E.binary(E.Divide(), pa, aStrides, pb, bStrides, po, shape)
+        case .maximum: E.binary(E.Maximum(), pa, aStrides, pb, bStrides, po, shape)
+        case .maximumGradientShare: E.binary(E.MaximumGradientShare(), pa, aStrides, pb, bStrides, po, shape)
         }
     }
 
     public func unary(_ op: UnaryOp, _ input: Storage, into out: Storage, count: Int) throws {
         let x = UnsafePointer(input.floats), y = out.floats
+        typealias E = ElementwiseCPU
         switch op {
-        case .negate: unaryLoop(x, y, count) { -$0 }
-        case .exp: unaryLoop(x, y, count) { Foundation.exp($0) }
-        case .log: unaryLoop(x, y, count) { Foundation.log($0) }
-        case .sqrt: unaryLoop(x, y, count) { $0.squareRoot() }
-        case .abs: unaryLoop(x, y, count) { Swift.abs($0) }
-        case .sign: unaryLoop(x, y, count) { $0 > 0 ? 1 : ($0 < 0 ? -1 : ($0.isNaN ? $0 : 0)) }
+        case .negate: E.unary(E.Negate(), x, y, count)
+        case .exp: E.unary(E.Exp(), x, y, count)
+        case .log: E.unary(E.Log(), x, y, count)
+        case .sqrt: E.unary(E.Sqrt(), x, y, count)
+        case .abs: E.unary(E.Abs(), x, y, count)
+        case .sign: E.unary(E.Sign(), x, y, count)
         case let .power(p):
-            if p == 2 { unaryLoop(x, y, count) { $0 * $0 } }
-            else if p == 1 { unaryLoop(x, y, count) { $0 } }
-            else if p == 0.5 { unaryLoop(x, y, count) { Foundation.pow($0, 0.5) } }
-            else { unaryLoop(x, y, count) { Foundation.pow($0, p) } }
-        case let .addScalar(s): unaryLoop(x, y, count) { $0 + s }
-        case let .multiplyScalar(s): unaryLoop(x, y, count) { $0 * s }
-        case let .divideByScalar(s): unaryLoop(x, y, count) { $0 / s }
-        case let .subtractFromScalar(s): unaryLoop(x, y, count) { s - $0 }
-        case let .divideScalarBy(s): unaryLoop(x, y, count) { s / $0 }
-        }
-    }
-
-    @inline(__always)
-    private func unaryLoop(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ f: (Float) -> Float) {
-        parallelFor(count, grain: elementwiseGrain) { range in
-            for i in range { y[i] = f(x[i]) }
+            if p == 2 { E.unary(E.Square(), x, y, count) }
+            else if p == 1 { E.unary(E.Identity(), x, y, count) }
+            else { E.unary(E.Power(p: p), x, y, count) }
+        case let .addScalar(s): E.unary(E.AddScalar(s: s), x, y, count)
+        case let .multiplyScalar(s): E.unary(E.MultiplyScalar(s: s), x, y, count)
+        case let .divideByScalar(s): E.unary(E.DivideByScalar(s: s), x, y, count)
+        case let .subtractFromScalar(s): E.unary(E.SubtractFromScalar(s: s), x, y, count)
+        case let .divideScalarBy(s): E.unary(E.DivideScalarBy(s: s), x, y, count)
         }
     }
 
@@ -153,23 +108,43 @@ extension CPUBackend: TensorKernels {
     public func reduceMax(_ input: Storage, values: Storage, indices: Storage, outer: Int, reduced: Int, inner: Int) throws {
         let x = UnsafePointer(input.floats), v = values.floats, ix = indices.ints
         guard outer > 0, inner > 0, reduced > 0 else { return }
-        parallelFor(outer * inner, grain: max(1, elementwiseGrain / reduced)) { range in
+        if inner == 1 {
+            parallelFor(outer, grain: max(1, elementwiseGrain / reduced)) { range in
+                for o in range {
+                    let p = x + o * reduced
+                    var best = p[0], at = 0
+                    var r = 1
+                    while r < reduced && !best.isNaN {
+                        let value = p[r]
+                        if value > best || value.isNaN { best = value; at = r }
+                        r += 1
+                    }
+                    v[o] = best
+                    ix[o] = Int32(at)
+                }
+            }
+            return
+        }
+        // Whole rows are compared against the running maximum, a block of columns at a time.
+        let block = 1024
+        let blocks = (inner + block - 1) / block
+        parallelFor(outer * blocks, grain: max(1, elementwiseGrain / max(1, reduced * min(inner, block)))) { range in
             for item in range {
-                let o = item / inner, i = item % inner
-                var p = x + o * reduced * inner + i
-                var best = p[0], at = 0
-                if !best.isNaN {
-                    for r in 1..<reduced {
-                        p += inner
-                        let value = p[0]
-                        if value > best || value.isNaN {
-                            best = value; at = r
-                            if value.isNaN { break }
+                let o = item / blocks, start = (item % blocks) * block
+                let width = min(block, inner - start)
+                let bestValues = v + o * inner + start, bestIndices = ix + o * inner + start
+                var row = x + o * reduced * inner + start
+                for j in 0..<width { bestValues[j] = row[j]; bestIndices[j] = 0 }
+                for r in 1..<reduced {
+                    row += inner
+                    for j in 0..<width {
+                        let value = row[j], best = bestValues[j]
+                        if value > best || (value.isNaN && !best.isNaN) {
+                            bestValues[j] = value
+                            bestIndices[j] = Int32(r)
                         }
                     }
                 }
-                v[item] = best
-                ix[item] = Int32(at)
             }
         }
     }
@@ -196,6 +171,11 @@ extension CPUBackend: TensorKernels {
         guard count > 0 else { return }
         guard let inner = shape.last else { dst[0] = src[0]; return }
         let ss = sourceStrides.last!, ds = destinationStrides.last!
+        if ss != 1, ds == 1, inner >= 16,
+           let t = shape.indices.dropLast().last(where: { sourceStrides[$0] == 1 && shape[$0] >= 16 }) {
+            StridedCopyCPU.transposed(src, sourceStrides, dst, destinationStrides, shape, tiledDim: t)
+            return
+        }
         let rows = count / inner
         let outerShape = Array(shape.dropLast())
         let outerS = Array(sourceStrides.dropLast()), outerD = Array(destinationStrides.dropLast())
