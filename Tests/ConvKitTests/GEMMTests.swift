@@ -92,7 +92,7 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    /// Sizes that cross the micro-kernel's 6×8 tile, the 120-row block and the 256-deep block,
+    /// Sizes that cross the micro-kernel's 6×8 (or 6×16) tile, the 120-row block and the 256-deep block,
     /// and that are large enough to be split between threads (by rows and by columns).
     func testLargerOddSizesCrossEveryBlockBoundary() {
         let shapes = [(65, 33, 257), (127, 71, 300), (70, 300, 40), (7, 9, 600)]
