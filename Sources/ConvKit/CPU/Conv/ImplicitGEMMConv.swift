@@ -132,11 +132,11 @@ enum ImplicitGEMMConv {
                                 }
                             }
                             source.gatherTransposed(x: x, k0: column0, kCount: columns, pixel0: pixel0,
-                                                    pixelCount: count, into: gathered, ld: blockColumns)
+                                                    pixelCount: count, into: gathered)
                             var j = 0
                             while j < columns {
                                 for panel in 0..<panels {
-                                    microKernel(count, packedA + panel * count * tileRows, gathered + j, blockColumns,
+                                    microKernel(count, packedA + panel * count * tileRows, gathered + j * count, tileColumns,
                                                 accumulator + panel * tileRows * blockColumns + j, blockColumns, true)
                                 }
                                 j += tileColumns
@@ -184,15 +184,16 @@ enum ImplicitGEMMConv {
         images: Int, groups: Int, pixels: Int, rows: Int, reduction: Int, panels: Int,
         packedA: UnsafePointer<Float>, imageStride: Int, groupStride: Int, sourceBase: UnsafePointer<Float>,
         output: UnsafeMutablePointer<Float>, outputChannels: Int,
-        gather: (UnsafePointer<Float>, Int, Int, Int, Int, UnsafeMutablePointer<Float>, Int) -> Void
+        gather: (UnsafePointer<Float>, Int, Int, Int, Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     ) {
         let tiles = (pixels + pixelsPerTile - 1) / pixelsPerTile
         let kBlocks = (reduction + maxReductionBlock - 1) / maxReductionBlock
         let kBlock = (reduction + kBlocks - 1) / kBlocks
         CPUBackend.shared.parallelFor(images * groups * tiles) { items in
-            Scratch.withFloats(kBlock * pixelsPerTile + tileRows * tileColumns) { buffer in
+            Scratch.withFloats(kBlock * pixelsPerTile + pixelsPerTile + tileRows * tileColumns) { buffer in
                 let gathered = buffer
-                let edge = buffer + kBlock * pixelsPerTile
+                let rowStaging = buffer + kBlock * pixelsPerTile
+                let edge = rowStaging + pixelsPerTile
                 for item in items {
                     let tile = item % tiles, group = (item / tiles) % groups, image = item / (tiles * groups)
                     let pixel0 = tile * pixelsPerTile
@@ -204,18 +205,19 @@ enum ImplicitGEMMConv {
                     while k0 < reduction {
                         let kc = min(kBlock, reduction - k0)
                         let accumulate = k0 > 0
-                        gather(source, k0, kc, pixel0, count, gathered, pixelsPerTile)
+                        gather(source, k0, kc, pixel0, count, gathered, rowStaging)
                         var j = 0
                         while j < count {
                             let columns = min(tileColumns, count - j)
+                            let strip = gathered + j * kc
                             for panel in 0..<panels {
                                 let a = aGroup + (panel * reduction + k0) * tileRows
                                 let rowCount = min(tileRows, rows - panel * tileRows)
                                 let c = outBase + panel * tileRows * pixels + j
                                 if rowCount == tileRows && columns == tileColumns {
-                                    microKernel(kc, a, gathered + j, pixelsPerTile, c, pixels, accumulate)
+                                    microKernel(kc, a, strip, tileColumns, c, pixels, accumulate)
                                 } else {
-                                    microKernel(kc, a, gathered + j, pixelsPerTile, edge, tileColumns, false)
+                                    microKernel(kc, a, strip, tileColumns, edge, tileColumns, false)
                                     for r in 0..<rowCount {
                                         let dst = c + r * pixels, src = edge + r * tileColumns
                                         if accumulate {
@@ -305,15 +307,14 @@ private struct ImageSource {
     }
 
     /// X̂ rows `k0 ..< k0+kCount` (k = (c, kh, kw)) over output pixels `pixel0 ..< +pixelCount`,
-    /// row-major with row stride `ld`; columns up to the next multiple of `tileColumns` are zeroed.
+    /// in strips of `tileColumns` pixels: entry `(kk, q)` at `dst[(q/16·kCount + kk)·16 + q%16]`,
+    /// so the micro-kernel reads each strip contiguously. `row` is a `pixelsPerTile` staging row.
     func gatherForward(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
-                       into dst: UnsafeMutablePointer<Float>, ld: Int) {
-        let padded = min(ld, (pixelCount + ImplicitGEMMConv.tileColumns - 1) / ImplicitGEMMConv.tileColumns * ImplicitGEMMConv.tileColumns)
+                       into dst: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
         for kk in 0..<kCount {
             let k = k0 + kk
             let c = k / taps, tap = k - c * taps
             let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
-            let row = dst + kk * ld
             let plane = x + c * g.inHeight * g.inWidth
             let rowOffset = kh * g.dilationH - g.padTop, columnOffset = kw * g.dilationW - g.padLeft
             forEachRowRun(pixel0, pixelCount) { start, oh, ow0, length in
@@ -323,54 +324,56 @@ private struct ImageSource {
                 copyRow(from: plane + ih * g.inWidth, width: g.inWidth, first: ow0 * g.strideW + columnOffset,
                         step: g.strideW, count: length, to: out)
             }
-            for q in pixelCount..<padded { row[q] = 0 }
+            scatterToStrips(row, count: pixelCount, kk: kk, kCount: kCount, into: dst)
         }
     }
 
-    /// The same X̂ entries transposed: `dst[pixel·ld + kk]` (pixel-major), for the weight gradient.
+    /// The X̂ entries for the weight gradient, pixel-major in strips of `tileColumns` columns:
+    /// entry `(q, kk)` at `dst[(kk/16·pixelCount + q)·16 + kk%16]`, zero past `kCount`.
     func gatherTransposed(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
-                          into dst: UnsafeMutablePointer<Float>, ld: Int) {
-        let padded = min(ld, (kCount + ImplicitGEMMConv.tileColumns - 1) / ImplicitGEMMConv.tileColumns * ImplicitGEMMConv.tileColumns)
+                          into dst: UnsafeMutablePointer<Float>) {
+        let width = ImplicitGEMMConv.tileColumns
         for kk in 0..<kCount {
             let k = k0 + kk
             let c = k / taps, tap = k - c * taps
             let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
-            let column = dst + kk
+            let column = dst + (kk / width) * pixelCount * width + kk % width
             let plane = x + c * g.inHeight * g.inWidth
             let rowOffset = kh * g.dilationH - g.padTop, columnOffset = kw * g.dilationW - g.padLeft
             forEachRowRun(pixel0, pixelCount) { start, oh, ow0, length in
                 let ih = oh * g.strideH + rowOffset
-                let out = column + start * ld
+                let out = column + start * width
                 guard ih >= 0 && ih < g.inHeight else {
-                    for q in 0..<length { out[q * ld] = 0 }
+                    for q in 0..<length { out[q * width] = 0 }
                     return
                 }
                 let src = plane + ih * g.inWidth
                 var iw = ow0 * g.strideW + columnOffset
                 for q in 0..<length {
-                    out[q * ld] = iw >= 0 && iw < g.inWidth ? src[iw] : 0
+                    out[q * width] = iw >= 0 && iw < g.inWidth ? src[iw] : 0
                     iw += g.strideW
                 }
             }
         }
-        if padded > kCount {
+        let lastLanes = kCount % width
+        if lastLanes > 0 {
+            let strip = dst + (kCount / width) * pixelCount * width
             for q in 0..<pixelCount {
-                for kk in kCount..<padded { dst[q * ld + kk] = 0 }
+                for lane in lastLanes..<width { strip[q * width + lane] = 0 }
             }
         }
     }
 
     /// dŶ rows `k0 ..< k0+kCount` (k = (co, kh, kw)) over input pixels `pixel0 ..< +pixelCount`:
-    /// `dY[co, oh, ow]` where `ih = oh·stride − pad + kh·dil` (likewise for w), zero elsewhere.
+    /// `dY[co, oh, ow]` where `ih = oh·stride − pad + kh·dil` (likewise for w), zero elsewhere;
+    /// same strip layout as `gatherForward`.
     func gatherInputGradient(dy: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
-                             into dst: UnsafeMutablePointer<Float>, ld: Int) {
-        let padded = min(ld, (pixelCount + ImplicitGEMMConv.tileColumns - 1) / ImplicitGEMMConv.tileColumns * ImplicitGEMMConv.tileColumns)
+                             into dst: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
         let outPixels = g.outHeight * g.outWidth
         for kk in 0..<kCount {
             let k = k0 + kk
             let co = k / taps, tap = k - co * taps
             let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
-            let row = dst + kk * ld
             let plane = dy + co * outPixels
             let rowOffset = g.padTop - kh * g.dilationH, columnOffset = g.padLeft - kw * g.dilationW
             forEachRowRun(pixel0, pixelCount) { start, ih, iw0, length in
@@ -392,7 +395,22 @@ private struct ImageSource {
                     }
                 }
             }
-            for q in pixelCount..<padded { row[q] = 0 }
+            scatterToStrips(row, count: pixelCount, kk: kk, kCount: kCount, into: dst)
+        }
+    }
+
+    /// Copies staging row `kk` into its place in each strip, zero-padding the last strip.
+    @inline(__always)
+    private func scatterToStrips(_ row: UnsafeMutablePointer<Float>, count: Int, kk: Int, kCount: Int,
+                                 into dst: UnsafeMutablePointer<Float>) {
+        let width = ImplicitGEMMConv.tileColumns
+        let strips = (count + width - 1) / width
+        for q in count..<(strips * width) { row[q] = 0 }
+        for s in 0..<strips {
+            let from = UnsafeRawPointer(row + s * width)
+            let to = UnsafeMutableRawPointer(dst + (s * kCount + kk) * width)
+            to.storeBytes(of: from.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            to.storeBytes(of: from.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
         }
     }
 

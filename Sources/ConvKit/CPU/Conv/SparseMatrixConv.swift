@@ -148,10 +148,7 @@ enum SparseMatrixConv {
                             for row in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) {
                                 let dy = dyBlock + row * n
                                 for i in Int(rowPointer[row])..<Int(rowPointer[row + 1]) {
-                                    let x = xGroup + Int(column[i]) * n
-                                    var dot: Float = 0
-                                    for image in 0..<n { dot += dy[image] * x[image] }
-                                    partial[Int(weightIndex[i])] += dot
+                                    partial[Int(weightIndex[i])] += dotProduct(dy, xGroup + Int(column[i]) * n, n)
                                 }
                             }
                         }
@@ -201,6 +198,21 @@ enum SparseMatrixConv {
             for i in start..<end { acc += values[i] * dense[Int(column[i]) * n + image] }
             sum[image] = acc
         }
+    }
+
+    /// `Σ_i a[i]·b[i]` over `n` floats, eight at a time.
+    @inline(__always)
+    private static func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var i = 0
+        var vector = SIMD8<Float>()
+        while i + 8 <= n {
+            vector += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<Float>.self)
+                * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var sum = vector.sum()
+        while i < n { sum += a[i] * b[i]; i += 1 }
+        return sum
     }
 
     /// `dst[c·rows + r] = src[r·columns + c]`, in cache-sized blocks across both cores.
