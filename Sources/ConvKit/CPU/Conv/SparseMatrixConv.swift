@@ -130,10 +130,11 @@ enum SparseMatrixConv {
             let xT = buffer, dyT = buffer + inSize * n
             transpose(input, rows: n, columns: inSize, into: xT)
             transpose(gradOutput, rows: n, columns: outSize, into: dyT)
-            // Each chunk of rows reduces into its own partial dW block; the partials are then
-            // added in chunk order, so the result does not depend on thread timing.
+            // Each chunk of rows reduces into its own partial dW block, eight lanes per weight
+            // (one per image modulo 8, summed at the end, so no horizontal sum per nonzero);
+            // the partials are then added in chunk order: the result does not depend on timing.
             let blockWeights = structure.channelsPerBlock * patch
-            Scratch.withFloats(threads * blockWeights) { partials in
+            Scratch.withBuffer(of: SIMD8<Float>.self, count: threads * blockWeights) { partials in
                 forEachBlock(g, structure) { group, channel0, channels in
                     let rows = channels * pixels
                     let chunks = max(1, min(threads, rows / 256))
@@ -144,11 +145,11 @@ enum SparseMatrixConv {
                     CPUBackend.shared.parallelFor(chunks) { chunkRange in
                         for chunk in chunkRange {
                             let partial = partials + chunk * blockWeights
-                            partial.update(repeating: 0, count: used)
+                            partial.update(repeating: SIMD8<Float>(), count: used)
                             for row in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) {
                                 let dy = dyBlock + row * n
                                 for i in Int(rowPointer[row])..<Int(rowPointer[row + 1]) {
-                                    partial[Int(weightIndex[i])] += dotProduct(dy, xGroup + Int(column[i]) * n, n)
+                                    partial[Int(weightIndex[i])] += laneProducts(dy, xGroup + Int(column[i]) * n, n)
                                 }
                             }
                         }
@@ -156,7 +157,7 @@ enum SparseMatrixConv {
                     let dst = gradWeight + (group * g.outChannelsPerGroup + channel0) * patch
                     for chunk in 0..<chunks {
                         let partial = partials + chunk * blockWeights
-                        for j in 0..<used { dst[j] += partial[j] }
+                        for j in 0..<used { dst[j] += partial[j].sum() }
                     }
                 }
             }
@@ -200,9 +201,9 @@ enum SparseMatrixConv {
         }
     }
 
-    /// `Σ_i a[i]·b[i]` over `n` floats, eight at a time.
+    /// `a[i]·b[i]` for `i < n`, folded into eight lanes (lane `i % 8`); the lanes sum to the dot product.
     @inline(__always)
-    private static func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    private static func laneProducts(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> SIMD8<Float> {
         var i = 0
         var vector = SIMD8<Float>()
         while i + 8 <= n {
@@ -210,9 +211,8 @@ enum SparseMatrixConv {
                 * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<Float>.self)
             i += 8
         }
-        var sum = vector.sum()
-        while i < n { sum += a[i] * b[i]; i += 1 }
-        return sum
+        while i < n { vector[i & 7] += a[i] * b[i]; i += 1 }
+        return vector
     }
 
     /// `dst[c·rows + r] = src[r·columns + c]`, in cache-sized blocks across both cores.
