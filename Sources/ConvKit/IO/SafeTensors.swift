@@ -112,7 +112,11 @@ public enum SafeTensors {
         try headerBytes.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
         for name in names {
             let tensor = tensors[name]!
-            if tensor.dtype == .float32 {
+            if tensor.device == .cpu {
+                // Host memory is written as it is (row-major, little-endian), without a copy.
+                try writeAll(descriptor, UnsafeRawBufferPointer(start: tensor.storage.address,
+                                                                count: tensor.count * tensor.dtype.size), path: path)
+            } else if tensor.dtype == .float32 {
                 try tensor.toArray().withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
             } else {
                 try tensor.toIntArray().withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
