@@ -84,3 +84,93 @@ final class NNSoftmaxTests: XCTestCase {
         assertThrowsConvKitError(try softmax(try Tensor(indices: [1, 2]), dim: 0), "softmax", "float32")
     }
 }
+
+final class NNMathTests: XCTestCase {
+    /// The vectorisable `exp` of the NN kernels against Float64 `exp`, scalar and SIMD8 alike.
+    func testExpMatchesFloat64WithinTwoUlpsIncludingEdgeCases() {
+        var inputs: [Float] = [0, -0.0, 1, -1, 1e-8, -1e-8, 88.7, -87.3, -100, -103.9, -104.5, -1e4, 88.8, 1e4,
+                               .infinity, -.infinity, .nan, .leastNonzeroMagnitude]
+        inputs += randomValues(400, seed: 77).map { $0 * 90 }
+        while inputs.count % 8 != 0 { inputs.append(0.5) }
+        for start in stride(from: 0, to: inputs.count, by: 8) {
+            let lanes = SIMD8<Float>(inputs[start..<start + 8])
+            let vector = NNMath.exp(lanes)
+            for j in 0..<8 {
+                let x = lanes[j], scalar = NNMath.exp(x)
+                let expected = Float(Foundation.exp(Double(x)))
+                XCTAssertEqual(scalar.bitPattern, vector[j].bitPattern, "scalar and SIMD differ at \(x)")
+                if expected.isNaN {
+                    XCTAssertTrue(scalar.isNaN, "exp(\(x))")
+                } else if expected.isInfinite || expected == 0 || expected.isSubnormal {
+                    XCTAssertEqual(Double(scalar), Double(expected), accuracy: 1e-44, "exp(\(x))")
+                } else {
+                    XCTAssertLessThanOrEqual(abs(scalar - expected), 2 * expected.ulp, "exp(\(x)) = \(scalar), expected \(expected)")
+                }
+            }
+        }
+    }
+
+    func testReductionsOverLongVectors() {
+        let a = randomValues(45, seed: 1), b = randomValues(45, seed: 2)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                let x = pa.baseAddress!, y = pb.baseAddress!
+                XCTAssertEqual(NNMath.maximum(x, count: 45), a.max()!)
+                XCTAssertEqual(Double(NNMath.sum(x, count: 45)), a.reduce(0.0) { $0 + Double($1) }, accuracy: 1e-5)
+                XCTAssertEqual(Double(NNMath.dot(x, y, count: 45)), zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }, accuracy: 1e-5)
+                XCTAssertEqual(Double(NNMath.sumOfExp(x, shift: 0.5, count: 45)), a.reduce(0.0) { $0 + exp(Double($1) - 0.5) }, accuracy: 1e-4)
+            }
+        }
+    }
+}
+
+final class NNLongRowTests: XCTestCase {
+    /// Rows longer than one SIMD8 vector (with a remainder), where the vector paths run.
+    func testLongRowsSoftmaxAndCrossEntropy() throws {
+        for (shape, dim) in [([3, 37], 1), ([2, 64], -1), ([37, 3], 0), ([2, 19, 3], 1)] as [([Int], Int)] {
+            let axis = dim < 0 ? dim + shape.count : dim
+            let layout = ReductionLayout(shape: shape, axis: axis)
+            for log in [false, true] {
+                let x = try nnRandomTensor(shape, seed: 55, scale: 5)
+                let y = log ? try logSoftmax(x, dim: dim) : try softmax(x, dim: dim)
+                let xs = nnDoubles(try x.toArray())
+                let f = { (v: [Double]) in NNReference.softmax(v, outer: layout.outer, dim: layout.dim, inner: layout.inner, log: log) }
+                assertClose(try y.toArray(), f(xs), "shape \(shape) dim \(dim) log \(log)")
+                let upstream = randomValues(y.count, seed: 56)
+                try nnBackward(y, upstream: upstream)
+                assertClose(try x.grad!.toArray(), numericGradient(at: xs, upstream: nnDoubles(upstream), f), tolerance: 1e-4)
+            }
+        }
+        for (shape, weighted) in [([3, 37], true), ([3, 37], false), ([2, 19, 3], true)] as [([Int], Bool)] {
+            let layout = ReductionLayout(shape: shape, axis: 1)
+            let logits = try nnRandomTensor(shape, seed: 57, scale: 4)
+            let weight = weighted ? randomValues(layout.dim, seed: 58).map { $0 + 1.5 } : nil
+            var rng = TestRNG(seed: 59)
+            var t = (0..<layout.rows).map { _ in rng.int(0...(layout.dim - 1)) }
+            t[1] = -100
+            let rowShape = [shape[0]] + shape.dropFirst(2)
+            let loss = try crossEntropy(logits, try Tensor(indices: t.map { Int32($0) }, shape: rowShape),
+                                        weight: try weight.map { try Tensor($0) }, labelSmoothing: 0.15)
+            let xs = nnDoubles(try logits.toArray())
+            let f = { (v: [Double]) in
+                NNReference.crossEntropy(v, outer: layout.outer, classes: layout.dim, inner: layout.inner, target: .indices(t),
+                                         weight: weight.map(nnDoubles), ignoreIndex: -100, reduction: .mean, labelSmoothing: 0.15)
+            }
+            assertClose([try loss.item()], f(xs), "shape \(shape)")
+            try loss.backward()
+            assertClose(try logits.grad!.toArray(), numericGradient(at: xs, upstream: [1], f), tolerance: 1e-4, "shape \(shape)")
+        }
+    }
+
+    func testNaNAndInfinityInLongRows() throws {
+        var values = randomValues(20, seed: 3)
+        values[13] = .nan
+        XCTAssertTrue(try softmax(try Tensor(values), dim: 0).toArray().allSatisfy { $0.isNaN })
+        XCTAssertTrue(try logSoftmax(try Tensor(values), dim: 0).toArray().allSatisfy { $0.isNaN })
+        var masked = [Float](repeating: -.infinity, count: 20)
+        masked[17] = 2
+        let p = try softmax(try Tensor(masked), dim: 0).toArray()
+        XCTAssertEqual(p, (0..<20).map { $0 == 17 ? 1 : 0 })
+        XCTAssertTrue(try crossEntropy(try Tensor(values, shape: [1, 20]), try Tensor(indices: [0])).item().isNaN)
+    }
+}

@@ -46,14 +46,19 @@ extension CPUBackend {
         }
     }
 
-    /// `max + log Σ exp(x − max)` over `count` values `stride` apart.
+    /// `max + log Σ exp(x − max)` over `count` values `stride` apart (NaN if any is NaN).
     @inline(__always)
     static func logSumExp(_ x: UnsafeMutablePointer<Float>, count: Int, stride: Int) -> Float {
+        if stride == 1 {
+            let maximum = NNMath.maximum(x, count: count)
+            if maximum == -.infinity { return maximum }
+            return maximum + Foundation.log(NNMath.sumOfExp(x, shift: maximum, count: count))
+        }
         var maximum = -Float.infinity
-        for c in 0..<count where x[c * stride] > maximum || x[c * stride].isNaN { maximum = x[c * stride] }
+        for c in 0..<count where x[c * stride] > maximum { maximum = x[c * stride] }
         if maximum == -.infinity { return maximum }
         var sum: Float = 0
-        for c in 0..<count { sum += Foundation.exp(x[c * stride] - maximum) }
+        for c in 0..<count { sum += NNMath.exp(x[c * stride] - maximum) }
         return maximum + Foundation.log(sum)
     }
 
@@ -104,7 +109,7 @@ extension CPUBackend {
                         let wc = w?[c] ?? 1
                         if let dx {
                             let a = wc * ((1 - epsilon) * q[i] + smoothing)
-                            dx[i] = scale * (Foundation.exp(x[i] - lse) * coefficientSum - a)
+                            dx[i] = scale * (NNMath.exp(x[i] - lse) * coefficientSum - a)
                         }
                         if let dq { dq[i] = scale * (1 - epsilon) * wc * (lse - x[i]) }
                     }
@@ -119,12 +124,18 @@ extension CPUBackend {
                 // a[c] = (1−ε)·w[t]·[c = t] + (ε/C)·w[c]; Σa = (1−ε)·w[t] + (ε/C)·Σw.
                 let targetWeight = w?[t] ?? 1
                 let coefficientSum = (1 - epsilon) * targetWeight + smoothing * totalWeight
-                for c in 0..<classes {
-                    let i = base + c * inner
-                    var a = smoothing * (w?[c] ?? 1)
-                    if c == t { a += (1 - epsilon) * targetWeight }
-                    dx[i] = scale * (Foundation.exp(x[i] - lse) * coefficientSum - a)
+                let scaledSum = scale * coefficientSum, scaledSmoothing = scale * smoothing
+                if inner == 1, let w {
+                    for c in 0..<classes { dx[base + c] = NNMath.exp(x[base + c] - lse) * scaledSum - scaledSmoothing * w[c] }
+                } else if inner == 1 {
+                    for c in 0..<classes { dx[base + c] = NNMath.exp(x[base + c] - lse) * scaledSum - scaledSmoothing }
+                } else {
+                    for c in 0..<classes {
+                        let i = base + c * inner
+                        dx[i] = NNMath.exp(x[i] - lse) * scaledSum - scaledSmoothing * (w?[c] ?? 1)
+                    }
                 }
+                dx[base + t * inner] -= scale * (1 - epsilon) * targetWeight
             }
         }
     }

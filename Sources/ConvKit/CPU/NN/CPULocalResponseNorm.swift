@@ -27,11 +27,8 @@ extension CPUBackend {
                             for i in 0..<width { sums[i] += row[i] * row[i] }
                         }
                         let xr = x + offset + c * inner, yr = y + offset + c * inner, sr = s + offset + c * inner
-                        for i in 0..<width {
-                            let sc = k + alphaOverSize * sums[i]
-                            sr[i] = sc
-                            yr[i] = xr[i] * Foundation.pow(sc, -beta)
-                        }
+                        for i in 0..<width { sr[i] = k + alphaOverSize * sums[i] }
+                        CPUBackend.negativePower(sr, beta, times: xr, into: yr, count: width)
                     }
                 }
             }
@@ -50,17 +47,18 @@ extension CPUBackend {
         let tilesPerOuter = (inner + tile - 1) / tile
         let width0 = Swift.min(inner, tile)
         parallelFor(outer * tilesPerOuter, grain: Swift.max(1, 4096 / (channels * width0))) { tasks in
-            // t[c] = g[c]·x[c]·scale[c]^(−β−1) for the tile, then windowed sums of it.
-            Scratch.withFloats(channels * width0 + width0) { buffer in
-                let t = buffer, sums = buffer + channels * width0
+            // For the tile: gp[c] = g[c]·scale[c]^(−β) and t[c] = gp[c]·x[c]/scale[c], then windowed sums of t.
+            Scratch.withFloats(2 * channels * width0 + width0) { buffer in
+                let t = buffer, gp = buffer + channels * width0, sums = buffer + 2 * channels * width0
                 for task in tasks {
                     let o = task / tilesPerOuter, i0 = (task % tilesPerOuter) * tile
                     let width = Swift.min(tile, inner - i0)
                     let offset = o * channels * inner + i0
                     for c in 0..<channels {
                         let gr = g + offset + c * inner, xr = x + offset + c * inner, sr = s + offset + c * inner
-                        let tr = t + c * width0
-                        for i in 0..<width { tr[i] = gr[i] * xr[i] * Foundation.pow(sr[i], -beta - 1) }
+                        let tr = t + c * width0, gpr = gp + c * width0
+                        CPUBackend.negativePower(sr, beta, times: gr, into: gpr, count: width)
+                        for i in 0..<width { tr[i] = gpr[i] * xr[i] / sr[i] }
                     }
                     for j in 0..<channels {
                         for i in 0..<width { sums[i] = 0 }
@@ -68,14 +66,26 @@ extension CPUBackend {
                             let tr = t + c * width0
                             for i in 0..<width { sums[i] += tr[i] }
                         }
-                        let gr = g + offset + j * inner, xr = x + offset + j * inner
-                        let sr = s + offset + j * inner, dr = dx + offset + j * inner
-                        for i in 0..<width {
-                            dr[i] = gr[i] * Foundation.pow(sr[i], -beta) - factor * xr[i] * sums[i]
-                        }
+                        let xr = x + offset + j * inner, dr = dx + offset + j * inner, gpr = gp + j * width0
+                        for i in 0..<width { dr[i] = gpr[i] - factor * xr[i] * sums[i] }
                     }
                 }
             }
+        }
+    }
+
+    /// `output[i] = factor[i] · scale[i]^(−beta)`; `beta = 0.75` (AlexNet's and PyTorch's default)
+    /// takes a vectorisable path through square roots instead of `pow`.
+    @inline(__always)
+    static func negativePower(_ scale: UnsafeMutablePointer<Float>, _ beta: Float, times factor: UnsafeMutablePointer<Float>,
+                              into output: UnsafeMutablePointer<Float>, count: Int) {
+        if beta == 0.75 {
+            for i in 0..<count {
+                let root = scale[i].squareRoot()
+                output[i] = factor[i] / (root * root.squareRoot())
+            }
+        } else {
+            for i in 0..<count { output[i] = factor[i] * Foundation.pow(scale[i], -beta) }
         }
     }
 }

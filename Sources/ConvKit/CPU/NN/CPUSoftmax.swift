@@ -27,15 +27,19 @@ extension CPUBackend {
                     for i in 0..<width { maxima[i] = -.infinity; sums[i] = 0 }
                     for d in 0..<n {
                         let row = xs + d * inner
-                        for i in 0..<width where row[i] > maxima[i] || row[i].isNaN { maxima[i] = row[i] }
+                        for i in 0..<width { maxima[i] = row[i] > maxima[i] ? row[i] : maxima[i] }
                     }
                     for i in 0..<width where maxima[i] == -.infinity { maxima[i] = 0 }
                     for d in 0..<n {
                         let row = xs + d * inner, out = ys + d * inner
-                        for i in 0..<width {
-                            let e = Foundation.exp(row[i] - maxima[i])
-                            sums[i] += e
-                            if !log { out[i] = e }
+                        if log {
+                            for i in 0..<width { sums[i] += NNMath.exp(row[i] - maxima[i]) }
+                        } else {
+                            for i in 0..<width {
+                                let e = NNMath.exp(row[i] - maxima[i])
+                                sums[i] += e
+                                out[i] = e
+                            }
                         }
                     }
                     if log {
@@ -59,22 +63,14 @@ extension CPUBackend {
     /// Softmax or log-softmax of one contiguous vector.
     @inline(__always)
     static func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int, log: Bool) {
-        var maximum = -Float.infinity
-        for d in 0..<n where x[d] > maximum || x[d].isNaN { maximum = x[d] }
+        var maximum = NNMath.maximum(x, count: n)
         // A vector of -inf (or an empty one) has no finite maximum; shifting by 0 keeps exp(-inf) = 0.
         if maximum == -.infinity { maximum = 0 }
-        var sum: Float = 0
         if log {
-            for d in 0..<n { sum += Foundation.exp(x[d] - maximum) }
-            let shift = maximum + Foundation.log(sum)
+            let shift = maximum + Foundation.log(NNMath.sumOfExp(x, shift: maximum, count: n))
             for d in 0..<n { y[d] = x[d] - shift }
         } else {
-            for d in 0..<n {
-                let e = Foundation.exp(x[d] - maximum)
-                y[d] = e
-                sum += e
-            }
-            let reciprocal = 1 / sum
+            let reciprocal = 1 / NNMath.storeExpAndSum(x, shift: maximum, y, count: n)
             for d in 0..<n { y[d] *= reciprocal }
         }
     }
@@ -88,12 +84,11 @@ extension CPUBackend {
             parallelFor(outer, grain: Swift.max(1, 8192 / n)) { rows in
                 for r in rows {
                     let gr = g + r * n, yr = y + r * n, dr = dx + r * n
-                    var total: Float = 0
                     if log {
-                        for d in 0..<n { total += gr[d] }
-                        for d in 0..<n { dr[d] = gr[d] - Foundation.exp(yr[d]) * total }
+                        let total = NNMath.sum(gr, count: n)
+                        for d in 0..<n { dr[d] = gr[d] - NNMath.exp(yr[d]) * total }
                     } else {
-                        for d in 0..<n { total += gr[d] * yr[d] }
+                        let total = NNMath.dot(gr, yr, count: n)
                         for d in 0..<n { dr[d] = yr[d] * (gr[d] - total) }
                     }
                 }
@@ -121,7 +116,7 @@ extension CPUBackend {
                     for d in 0..<n {
                         let gr = g + offset + d * inner, yr = y + offset + d * inner, dr = dx + offset + d * inner
                         if log {
-                            for i in 0..<width { dr[i] = gr[i] - Foundation.exp(yr[i]) * totals[i] }
+                            for i in 0..<width { dr[i] = gr[i] - NNMath.exp(yr[i]) * totals[i] }
                         } else {
                             for i in 0..<width { dr[i] = yr[i] * (gr[i] - totals[i]) }
                         }
