@@ -100,39 +100,48 @@ enum ImplicitGEMMConv {
         let paddedRows = panels * tileRows
         let pixelBlock = min(weightGradientPixelBlock, pixels)
         let source = ImageSource(geometry: g, forward: true)
-        let bufferCount = paddedRows * blockColumns + paddedRows * pixelBlock + pixelBlock * blockColumns
+        let accumulatorCount = paddedRows * blockColumns
 
         CPUBackend.shared.parallelFor(g.groups * columnBlocks) { items in
+            // This thread's dW blocks stay in accumulators over all images and pixel blocks, so
+            // each pixel block's dY panel is packed once for all of them (per group).
+            let bufferCount = items.count * accumulatorCount + paddedRows * pixelBlock + pixelBlock * blockColumns + pixelBlock
             Scratch.withFloats(bufferCount) { buffer in
-                let accumulator = buffer
-                let packedA = buffer + paddedRows * blockColumns
+                let accumulators = buffer
+                let packedA = buffer + items.count * accumulatorCount
                 let gathered = packedA + paddedRows * pixelBlock
-                for item in items {
-                    let group = item / columnBlocks
-                    let column0 = (item % columnBlocks) * blockColumns
-                    let columns = min(blockColumns, reduction - column0)
-                    accumulator.update(repeating: 0, count: paddedRows * blockColumns)
-                    for image in 0..<g.n {
-                        let dy = gradOutput + (image * g.outChannels + group * outPerGroup) * pixels
-                        let x = input + (image * g.inChannels + group * g.inChannelsPerGroup) * g.inHeight * g.inWidth
-                        var pixel0 = 0
-                        while pixel0 < pixels {
-                            let count = min(pixelBlock, pixels - pixel0)
-                            // A panels: for each pixel, tileRows consecutive output channels.
-                            for panel in 0..<panels {
-                                let dst = packedA + panel * count * tileRows
-                                for r in 0..<tileRows {
-                                    let co = panel * tileRows + r
-                                    if co < outPerGroup {
-                                        let row = dy + co * pixels + pixel0
-                                        for q in 0..<count { dst[q * tileRows + r] = row[q] }
-                                    } else {
-                                        for q in 0..<count { dst[q * tileRows + r] = 0 }
+                let staging = gathered + pixelBlock * blockColumns
+                accumulators.update(repeating: 0, count: items.count * accumulatorCount)
+                for image in 0..<g.n {
+                    var pixel0 = 0
+                    while pixel0 < pixels {
+                        let count = min(pixelBlock, pixels - pixel0)
+                        var packedGroup = -1
+                        for item in items {
+                            let group = item / columnBlocks
+                            let column0 = (item % columnBlocks) * blockColumns
+                            let columns = min(blockColumns, reduction - column0)
+                            if group != packedGroup {
+                                // A panels: for each pixel, tileRows consecutive output channels.
+                                let dy = gradOutput + (image * g.outChannels + group * outPerGroup) * pixels + pixel0
+                                for panel in 0..<panels {
+                                    let dst = packedA + panel * count * tileRows
+                                    for r in 0..<tileRows {
+                                        let co = panel * tileRows + r
+                                        if co < outPerGroup {
+                                            let row = dy + co * pixels
+                                            for q in 0..<count { dst[q * tileRows + r] = row[q] }
+                                        } else {
+                                            for q in 0..<count { dst[q * tileRows + r] = 0 }
+                                        }
                                     }
                                 }
+                                packedGroup = group
                             }
+                            let x = input + (image * g.inChannels + group * g.inChannelsPerGroup) * g.inHeight * g.inWidth
                             source.gatherTransposed(x: x, k0: column0, kCount: columns, pixel0: pixel0,
-                                                    pixelCount: count, into: gathered)
+                                                    pixelCount: count, into: gathered, staging: staging)
+                            let accumulator = accumulators + (item - items.lowerBound) * accumulatorCount
                             var j = 0
                             while j < columns {
                                 for panel in 0..<panels {
@@ -141,9 +150,15 @@ enum ImplicitGEMMConv {
                                 }
                                 j += tileColumns
                             }
-                            pixel0 += count
                         }
+                        pixel0 += count
                     }
+                }
+                for item in items {
+                    let group = item / columnBlocks
+                    let column0 = (item % columnBlocks) * blockColumns
+                    let columns = min(blockColumns, reduction - column0)
+                    let accumulator = accumulators + (item - items.lowerBound) * accumulatorCount
                     for co in 0..<outPerGroup {
                         let dst = gradWeight + (group * outPerGroup + co) * reduction + column0
                         let src = accumulator + co * blockColumns
@@ -331,7 +346,7 @@ private struct ImageSource {
     /// The X̂ entries for the weight gradient, pixel-major in strips of `tileColumns` columns:
     /// entry `(q, kk)` at `dst[(kk/16·pixelCount + q)·16 + kk%16]`, zero past `kCount`.
     func gatherTransposed(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
-                          into dst: UnsafeMutablePointer<Float>) {
+                          into dst: UnsafeMutablePointer<Float>, staging: UnsafeMutablePointer<Float>) {
         let width = ImplicitGEMMConv.tileColumns
         for kk in 0..<kCount {
             let k = k0 + kk
@@ -347,12 +362,9 @@ private struct ImageSource {
                     for q in 0..<length { out[q * width] = 0 }
                     return
                 }
-                let src = plane + ih * g.inWidth
-                var iw = ow0 * g.strideW + columnOffset
-                for q in 0..<length {
-                    out[q * width] = iw >= 0 && iw < g.inWidth ? src[iw] : 0
-                    iw += g.strideW
-                }
+                copyRow(from: plane + ih * g.inWidth, width: g.inWidth, first: ow0 * g.strideW + columnOffset,
+                        step: g.strideW, count: length, to: staging)
+                for q in 0..<length { out[q * width] = staging[q] }
             }
         }
         let lastLanes = kCount % width
