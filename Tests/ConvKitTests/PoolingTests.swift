@@ -68,6 +68,28 @@ final class PoolingTests: XCTestCase {
         XCTAssertGreaterThan(ceilStartsInPadding, 10, "the random cases should exercise ceil-mode overhanging windows")
     }
 
+    /// Many ties, NaNs and -∞ (values from tiny sets), wide rows for the vectorised path:
+    /// indices must follow PyTorch's row-major scan (first maximum, last NaN) exactly.
+    func testMaxPoolTiesNaNAndInfinityMatchReference() throws {
+        var rng = TestRNG(seed: 21)
+        let pools: [[Float]] = [[0, 1, 2], [0, 1, .nan], [-.infinity, 1], [0, .nan, -.infinity], [5]]
+        for (trial, c) in randomCases(150, seed: 22, dilation: true, maxSide: 20).enumerated() {
+            let pool = pools[trial % pools.count]
+            let values = (0..<c.shape.reduce(1, *)).map { _ in pool[rng.int(0...(pool.count - 1))] }
+            let x = try Tensor(values, shape: c.shape)
+            let (y, idx) = try maxPool2dWithIndices(x, kernelSize: c.kernel, stride: c.stride, padding: c.padding,
+                                                    dilation: c.dilation, ceilMode: c.ceilMode)
+            let plain = try maxPool2d(x, kernelSize: c.kernel, stride: c.stride, padding: c.padding,
+                                      dilation: c.dilation, ceilMode: c.ceilMode)
+            let ref = PoolingReference.maxPool2d(values.map(Double.init), shape: c.shape, kernel: c.kernel, stride: c.stride,
+                                                 padding: c.padding, dilation: c.dilation, ceilMode: c.ceilMode)
+            let nanAware = { (v: [Double]) in v.map { $0.isNaN ? 1e300 : $0 } }
+            XCTAssertEqual(try idx.toIntArray().map(Int.init), ref.indices, "\(c)")
+            XCTAssertEqual(nanAware(try y.toArray().map(Double.init)), nanAware(ref.values), "\(c)")
+            XCTAssertEqual(nanAware(try plain.toArray().map(Double.init)), nanAware(ref.values), "\(c)")
+        }
+    }
+
     func testMaxPoolGradientMatchesNumericGradient() throws {
         for (trial, c) in randomCases(25, seed: 2, dilation: true, maxSide: 7).enumerated() {
             let values = distinctValues(c.shape.reduce(1, *), seed: UInt64(trial))

@@ -51,32 +51,27 @@ extension CPUBackend {
         let cols = AvgWindows(outputCount: outW, size: inW, kernel: g.kernel.w, stride: g.stride.w,
                               padding: g.padding.w, countIncludePad: divisor.countIncludePad)
         let rowsOf = InverseIndexMap(outputCount: outH, inputCount: inH) { rows.start[$0]..<Swift.max(rows.start[$0], rows.end[$0]) }
-        let colsOf = InverseIndexMap(outputCount: outW, inputCount: inW) { cols.start[$0]..<Swift.max(cols.start[$0], cols.end[$0]) }
         let dy = UnsafePointer(gradOutput.floats), dx = gradInput.floats, override = divisor.override
+        // Each input row is owned by one thread, which adds the gradients of the output rows
+        // whose windows cover it (ascending rows, then columns): a gather in a fixed order.
         rowsOf.withPointers { rowOffsets, rowSources in
-        colsOf.withPointers { colOffsets, colSources in
-            parallelFor(g.planes * inH, grain: Self.rowGrain(inW)) { range in
+            parallelFor(g.planes * inH, grain: Self.rowGrain(outW * g.kernel.w)) { range in
                 for r in range {
                     let plane = r / inH, ih = r - plane * inH
                     let planeGrad = dy + plane * outH * outW
-                    let rowStart = Int(rowOffsets[ih]), rowEnd = Int(rowOffsets[ih + 1])
                     let dst = dx + r * inW
-                    for iw in 0..<inW {
-                        let colStart = Int(colOffsets[iw]), colEnd = Int(colOffsets[iw + 1])
-                        var sum: Float = 0
-                        for a in rowStart..<rowEnd {
-                            let oh = Int(rowSources[a])
-                            let row = planeGrad + oh * outW
-                            for b in colStart..<colEnd {
-                                let ow = Int(colSources[b])
-                                sum += row[ow] / Float(override ?? rows.divisorShare[oh] * cols.divisorShare[ow])
-                            }
+                    dst.update(repeating: 0, count: inW)
+                    for a in Int(rowOffsets[ih])..<Int(rowOffsets[ih + 1]) {
+                        let oh = Int(rowSources[a])
+                        let row = planeGrad + oh * outW
+                        for ow in 0..<outW {
+                            let share = row[ow] / Float(override ?? rows.divisorShare[oh] * cols.divisorShare[ow])
+                            for iw in cols.start[ow]..<Swift.max(cols.start[ow], cols.end[ow]) { dst[iw] += share }
                         }
-                        dst[iw] = sum
                     }
                 }
             }
-        }}
+        }
     }
 
     /// PyTorch's adaptive windows along one dimension: `⌊i·size/out⌋ ..< ⌈(i+1)·size/out⌉`.

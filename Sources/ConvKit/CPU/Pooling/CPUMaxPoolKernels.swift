@@ -15,41 +15,122 @@ extension CPUBackend {
             while first < 0 { first += dW }
             colFirst[ow] = first
         }
-        let x = UnsafePointer(input.floats), y = output.floats, idx = indices?.ints
-        colFirst.withUnsafeBufferPointer { colFirst in
-        colEnd.withUnsafeBufferPointer { colEnd in
+        let x = UnsafePointer(input.floats), y = output.floats
+        colFirst.withUnsafeBufferPointer { colFirstBuffer in
+        colEnd.withUnsafeBufferPointer { colEndBuffer in
+            let colFirst = colFirstBuffer.baseAddress!, colEnd = colEndBuffer.baseAddress!
             parallelFor(g.planes * outH, grain: Self.rowGrain(outW * kH * kW)) { range in
-                for r in range {
-                    let plane = r / outH, oh = r - plane * outH
-                    var rowFirst = oh * sH - pH
-                    let rowEnd = Swift.min(rowFirst + (kH - 1) * dH + 1, inH)
-                    while rowFirst < 0 { rowFirst += dH }
-                    let src = x + plane * inH * inW
-                    let dst = y + r * outW
-                    for ow in 0..<outW {
-                        let wFirst = colFirst[ow], wEnd = colEnd[ow]
-                        var best = -Float.infinity
-                        var bestIndex = rowFirst * inW + wFirst
+                if let argmax = indices?.ints {
+                    Scratch.withFloats(inW) { columnBest in
+                    Scratch.withBuffer(of: Int32.self, count: inW) { columnRow in
+                        for r in range {
+                            let plane = r / outH, oh = r - plane * outH
+                            var rowFirst = oh * sH - pH
+                            let rowEnd = Swift.min(rowFirst + (kH - 1) * dH + 1, inH)
+                            while rowFirst < 0 { rowFirst += dH }
+                            Self.columnArgmax(x + plane * inH * inW, width: inW, rows: stride(from: rowFirst, to: rowEnd, by: dH),
+                                              first: rowFirst, best: columnBest, row: columnRow)
+                            Self.windowArgmax(best: columnBest, row: columnRow, width: inW, firstRow: rowFirst,
+                                              colFirst: colFirst, colEnd: colEnd, colStep: dW, count: outW,
+                                              output: y + r * outW, indices: argmax + r * outW)
+                        }
+                    }}
+                    return
+                }
+                // Values only: the maximum is exact, so take it over the window's rows first
+                // (contiguous, vectorisable), then along each window's columns.
+                Scratch.withFloats(inW) { columnMax in
+                    for r in range {
+                        let plane = r / outH, oh = r - plane * outH
+                        var rowFirst = oh * sH - pH
+                        let rowEnd = Swift.min(rowFirst + (kH - 1) * dH + 1, inH)
+                        while rowFirst < 0 { rowFirst += dH }
+                        let src = x + plane * inH * inW, dst = y + r * outW
+                        columnMax.update(repeating: -.infinity, count: inW)
                         var ih = rowFirst
                         while ih < rowEnd {
                             let row = src + ih * inW
-                            var iw = wFirst
-                            while iw < wEnd {
-                                let v = row[iw]
-                                if v > best || v.isNaN {
-                                    best = v
-                                    bestIndex = ih * inW + iw
-                                }
-                                iw += dW
+                            for iw in 0..<inW {
+                                let v = row[iw], m = columnMax[iw]
+                                columnMax[iw] = (v > m || v != v) ? v : m
                             }
                             ih += dH
                         }
-                        dst[ow] = best
-                        idx?[r * outW + ow] = Int32(truncatingIfNeeded: bestIndex)
+                        for ow in 0..<outW {
+                            var best = -Float.infinity
+                            var iw = colFirst[ow]
+                            let wEnd = colEnd[ow]
+                            while iw < wEnd {
+                                let v = columnMax[iw]
+                                if v > best || v != v { best = v }
+                                iw += dW
+                            }
+                            dst[ow] = best
+                        }
                     }
                 }
             }
         }}
+    }
+
+    /// Down each column of the window's rows (ascending): the maximum and the row it is in,
+    /// PyTorch's way (a NaN replaces anything, so the last NaN wins; otherwise the first
+    /// maximum). Vectorised across columns.
+    @inline(__always)
+    static func columnArgmax(_ plane: UnsafePointer<Float>, width: Int, rows: StrideTo<Int>, first: Int,
+                             best: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Int32>) {
+        best.update(repeating: -.infinity, count: width)
+        row.update(repeating: Int32(truncatingIfNeeded: first), count: width)
+        let vectorEnd = width & ~7
+        for ih in rows {
+            let src = plane + ih * width
+            let rowIndex = SIMD8<Int32>(repeating: Int32(truncatingIfNeeded: ih))
+            var iw = 0
+            while iw < vectorEnd {
+                let v = UnsafeRawPointer(src + iw).loadUnaligned(as: SIMD8<Float>.self)
+                var m = UnsafeRawPointer(best + iw).loadUnaligned(as: SIMD8<Float>.self)
+                var r = UnsafeRawPointer(row + iw).loadUnaligned(as: SIMD8<Int32>.self)
+                let take = (v .> m) .| (v .!= v)
+                m.replace(with: v, where: take)
+                r.replace(with: rowIndex, where: take)
+                UnsafeMutableRawPointer(best + iw).storeBytes(of: m, as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(row + iw).storeBytes(of: r, as: SIMD8<Int32>.self)
+                iw += 8
+            }
+            while iw < width {
+                let v = src[iw]
+                if v > best[iw] || v != v { best[iw] = v; row[iw] = Int32(truncatingIfNeeded: ih) }
+                iw += 1
+            }
+        }
+    }
+
+    /// Across each window's columns: combines the per-column results into the cell PyTorch's
+    /// row-major scan would pick (the NaN latest in row-major order, else the maximum earliest
+    /// in row-major order; an all -∞ or empty window keeps its first tap).
+    @inline(__always)
+    static func windowArgmax(best: UnsafePointer<Float>, row: UnsafePointer<Int32>, width: Int, firstRow: Int,
+                             colFirst: UnsafePointer<Int>, colEnd: UnsafePointer<Int>, colStep: Int, count: Int,
+                             output: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
+        for ow in 0..<count {
+            var value = -Float.infinity
+            var bestRow = firstRow, bestCol = colFirst[ow]
+            var iw = colFirst[ow]
+            let end = colEnd[ow]
+            while iw < end {
+                let v = best[iw], r = Int(row[iw])
+                let take: Bool
+                if v != v {
+                    take = value == value || r >= bestRow
+                } else {
+                    take = value == value && (v > value || (v == value && r < bestRow))
+                }
+                if take { value = v; bestRow = r; bestCol = iw }
+                iw += colStep
+            }
+            output[ow] = value
+            indices[ow] = Int32(truncatingIfNeeded: bestRow * width + bestCol)
+        }
     }
 
     public func maxPool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
@@ -57,33 +138,41 @@ extension CPUBackend {
         let inH = g.inputHeight, inW = g.inputWidth, outH = g.outputHeight, outW = g.outputWidth
         let rowsOf = InverseIndexMap(windows: outH, inputCount: inH, kernel: g.kernel.h, stride: g.stride.h,
                                      padding: g.padding.h, dilation: g.dilation.h)
-        let colsOf = InverseIndexMap(windows: outW, inputCount: inW, kernel: g.kernel.w, stride: g.stride.w,
-                                     padding: g.padding.w, dilation: g.dilation.w)
+        // A column window whose taps all fall in the padding (dilation) has a -∞ result and an
+        // index outside it; it passes no gradient.
+        let emptyColumns = (0..<outW).filter { ow in
+            !(0..<g.kernel.w).contains { k in (0..<inW).contains(ow * g.stride.w - g.padding.w + k * g.dilation.w) }
+        }
+        let skippedColumns = Set(emptyColumns)
         let dy = UnsafePointer(gradOutput.floats), argmax = UnsafePointer(indices.ints), dx = gradInput.floats
+        // Each input row is owned by one thread, which gathers from the output rows whose
+        // windows touch it (ascending), so every cell sums its gradients in a fixed order.
         rowsOf.withPointers { rowOffsets, rowSources in
-        colsOf.withPointers { colOffsets, colSources in
-            parallelFor(g.planes * inH, grain: Self.rowGrain(inW)) { range in
+            parallelFor(g.planes * inH, grain: Self.rowGrain(outW * 2)) { range in
                 for r in range {
                     let plane = r / inH, ih = r - plane * inH
                     let planeGrad = dy + plane * outH * outW, planeArgmax = argmax + plane * outH * outW
-                    let rowStart = Int(rowOffsets[ih]), rowEnd = Int(rowOffsets[ih + 1])
                     let dst = dx + r * inW
-                    for iw in 0..<inW {
-                        let target = Int32(truncatingIfNeeded: ih * inW + iw)
-                        let colStart = Int(colOffsets[iw]), colEnd = Int(colOffsets[iw + 1])
-                        var sum: Float = 0
-                        for a in rowStart..<rowEnd {
-                            let o = Int(rowSources[a]) * outW
-                            for b in colStart..<colEnd {
-                                let cell = o + Int(colSources[b])
-                                if planeArgmax[cell] == target { sum += planeGrad[cell] }
+                    dst.update(repeating: 0, count: inW)
+                    let rowBase = Int32(truncatingIfNeeded: ih * inW), width = UInt32(truncatingIfNeeded: inW)
+                    for a in Int(rowOffsets[ih])..<Int(rowOffsets[ih + 1]) {
+                        let o = Int(rowSources[a]) * outW
+                        let grads = planeGrad + o, args = planeArgmax + o
+                        if skippedColumns.isEmpty {
+                            for ow in 0..<outW {
+                                let column = UInt32(bitPattern: args[ow] &- rowBase)
+                                if column < width { dst[Int(column)] += grads[ow] }
+                            }
+                        } else {
+                            for ow in 0..<outW where !skippedColumns.contains(ow) {
+                                let column = UInt32(bitPattern: args[ow] &- rowBase)
+                                if column < width { dst[Int(column)] += grads[ow] }
                             }
                         }
-                        dst[iw] = sum
                     }
                 }
             }
-        }}
+        }
     }
 
     public func maxUnpool2d(_ input: Storage, indices: Storage, output: Storage, geometry g: Pool2dGeometry) throws {

@@ -57,31 +57,27 @@ extension CPUBackend {
         let rowsOf = InverseIndexMap(
             forward: Self.padSourceMap(outputCount: outH, size: inH, before: g.top, after: g.bottom, mode: g.mode),
             inputCount: inH)
-        let colsOf = InverseIndexMap(
-            forward: Self.padSourceMap(outputCount: outW, size: inW, before: g.left, after: g.right, mode: g.mode),
-            inputCount: inW)
+        let colMap = Self.padSourceMap(outputCount: outW, size: inW, before: g.left, after: g.right, mode: g.mode)
         let dy = UnsafePointer(gradOutput.floats), dx = gradInput.floats
-        rowsOf.offsets.withUnsafeBufferPointer { rowOffsets in
-        rowsOf.sources.withUnsafeBufferPointer { rowSources in
-        colsOf.offsets.withUnsafeBufferPointer { colOffsets in
-        colsOf.sources.withUnsafeBufferPointer { colSources in
-            parallelFor(g.planes * inH, grain: Swift.max(1, 4096 / Swift.max(inW, 1))) { range in
+        // Each input row is owned by one thread, which adds the output rows copied from it
+        // (ascending), cell by cell through the column map: a gather in a fixed order.
+        rowsOf.withPointers { rowOffsets, rowSources in
+        colMap.withUnsafeBufferPointer { cols in
+            parallelFor(g.planes * inH, grain: Swift.max(1, 4096 / Swift.max(outW, 1))) { range in
                 for r in range {
                     let plane = r / inH, ih = r - plane * inH
                     let dst = dx + r * inW
+                    dst.update(repeating: 0, count: inW)
                     let planeGrad = dy + plane * outH * outW
-                    let rowStart = Int(rowOffsets[ih]), rowEnd = Int(rowOffsets[ih + 1])
-                    for iw in 0..<inW {
-                        let colStart = Int(colOffsets[iw]), colEnd = Int(colOffsets[iw + 1])
-                        var sum: Float = 0
-                        for a in rowStart..<rowEnd {
-                            let row = planeGrad + Int(rowSources[a]) * outW
-                            for b in colStart..<colEnd { sum += row[Int(colSources[b])] }
+                    for a in Int(rowOffsets[ih])..<Int(rowOffsets[ih + 1]) {
+                        let row = planeGrad + Int(rowSources[a]) * outW
+                        for ow in 0..<outW {
+                            let c = Int(cols[ow])
+                            if c >= 0 { dst[c] += row[ow] }
                         }
-                        dst[iw] = sum
                     }
                 }
             }
-        }}}}
+        }}
     }
 }
