@@ -105,6 +105,23 @@ final class TensorOpsTests: XCTestCase {
         }
     }
 
+    func testLogOverItsWholeRange() throws {
+        var values: [Float] = [Float.leastNonzeroMagnitude, 1e-40, 1e-38, Float.leastNormalMagnitude, 0.5, 0.70710677,
+                               0.7071068, 1, 1.0000001, 0.99999994, 2, 1.4142135, 3.4e38, Float.greatestFiniteMagnitude]
+        var g = Philox(seed: 77)
+        values += g.uniform(count: 2000).map { Foundation.pow(10, $0 * 76 - 38) }
+        let out = try Tensor(values).log().toArray()
+        for (x, y) in zip(values, out) {
+            let expected = Foundation.log(Double(x))
+            XCTAssertLessThanOrEqual(Swift.abs(Double(y) - expected), 2.5e-7 * Swift.abs(expected) + 1e-7, "log(\(x)) = \(y), expected \(expected)")
+        }
+        let special = try Tensor([0, -0.0, -1, .infinity, -.infinity, .nan]).log().toArray()
+        XCTAssertEqual(special[0], -.infinity)
+        XCTAssertEqual(special[1], -.infinity)
+        XCTAssert(special[2].isNaN && special[4].isNaN && special[5].isNaN)
+        XCTAssertEqual(special[3], .infinity)
+    }
+
     func testSpecialValues() throws {
         let x = try Tensor([-1, 0, 4, .nan, .infinity])
         let log = try x.log().toArray()

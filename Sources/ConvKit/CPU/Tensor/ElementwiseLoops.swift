@@ -22,7 +22,7 @@ enum ElementwiseCPU {
 
     struct Negate: Unary { @inline(__always) func callAsFunction(_ x: Float) -> Float { -x } }
     struct Exp: Unary { @inline(__always) func callAsFunction(_ x: Float) -> Float { ElementwiseCPU.exp(x) } }
-    struct Log: Unary { @inline(__always) func callAsFunction(_ x: Float) -> Float { Foundation.log(x) } }
+    struct Log: Unary { @inline(__always) func callAsFunction(_ x: Float) -> Float { ElementwiseCPU.log(x) } }
     struct Sqrt: Unary { @inline(__always) func callAsFunction(_ x: Float) -> Float { x.squareRoot() } }
     struct Abs: Unary { @inline(__always) func callAsFunction(_ x: Float) -> Float { Swift.abs(x) } }
     struct Sign: Unary {
@@ -63,6 +63,37 @@ enum ElementwiseCPU {
         let s2 = Float(bitPattern: UInt32(bitPattern: k2 &+ 127) << 23)
         let y = e * s1 * s2
         return x > 88.72283 ? .infinity : (x < -104 ? 0 : (x.isNaN ? x : y))
+    }
+
+    /// Natural logarithm in float32 without a library call (vectorises): Cephes' `logf`
+    /// (mantissa in [√½, √2), polynomial, about 1 ulp); subnormals are scaled up first.
+    /// Negative → NaN, ±0 → -inf, inf → inf, NaN → NaN, as `logf`.
+    @inline(__always)
+    static func log(_ x: Float) -> Float {
+        let subnormal = x < Float.leastNormalMagnitude
+        let scaled = subnormal ? x * 8_388_608 : x // 2²³
+        let bits = Int32(bitPattern: scaled.bitPattern)
+        var e = Float((bits >> 23) &- 126) - (subnormal ? 23 : 0)
+        // Mantissa m in [0.5, 1).
+        var m = Float(bitPattern: UInt32(bitPattern: (bits & 0x007F_FFFF) | 0x3F00_0000))
+        let small = m < 0.707106781186547524
+        e = small ? e - 1 : e
+        m = small ? m + m - 1 : m - 1
+        let z = m * m
+        var y: Float = 7.0376836292e-2
+        y = y * m - 1.1514610310e-1
+        y = y * m + 1.1676998740e-1
+        y = y * m - 1.2420140846e-1
+        y = y * m + 1.4249322787e-1
+        y = y * m - 1.6668057665e-1
+        y = y * m + 2.0000714765e-1
+        y = y * m - 2.4999993993e-1
+        y = y * m + 3.3333331174e-1
+        y = y * m * z
+        y += -2.12194440e-4 * e
+        y += -0.5 * z
+        let result = m + y + 0.693359375 * e
+        return x > 0 ? (x == .infinity ? x : result) : (x == 0 ? -.infinity : .nan)
     }
 
     /// `out[i] = f(a[·], b[·])` over `shape` (see `TensorKernels.binary`). Rows of the innermost
