@@ -23,10 +23,20 @@ public struct BLASInfo: Sendable, CustomStringConvertible {
     /// The GEMM in use by this process (loads the CBLAS on first call).
     public static var current: BLASInfo { CBLAS.info }
 
+    /// The built-in SGEMM's micro-kernel as this binary was compiled: `6×16 FMA` for builds with
+    /// `-D CONVKIT_AVX2 -target-cpu haswell` (or newer), `6×8 SIMD` for baseline x86-64.
+    public static var builtInKernel: String {
+        #if CONVKIT_AVX2
+        return "\(GEMM.mr)×\(GEMM.nr) FMA"
+        #else
+        return "\(GEMM.mr)×\(GEMM.nr) SIMD"
+        #endif
+    }
+
     /// One line, e.g. `CBLAS /usr/lib/x86_64-linux-gnu/libopenblas.so.0 (core Zen, 2 threads)`.
     public var description: String {
         guard let libraryPath else {
-            return "built-in Swift SGEMM (\(threadCount ?? 1) threads; \(fallbackReason ?? "no CBLAS"))"
+            return "built-in Swift SGEMM (\(BLASInfo.builtInKernel) kernel, \(threadCount ?? 1) threads; \(fallbackReason ?? "no CBLAS"))"
         }
         var details: [String] = []
         if let coreName {
