@@ -65,6 +65,20 @@ final class NNLinearTests: XCTestCase {
         XCTAssertEqual(try y.toArray(), [11, 22, 33])
     }
 
+    func testOneDimensionalWeightDropsTheOutputDimension() throws {
+        let x = try Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3], requiresGrad: true)
+        let w = try Tensor([1, 0, -1], shape: [3], requiresGrad: true)
+        let b = try Tensor([0.5], shape: [], requiresGrad: true)
+        let y = try linear(x, w, bias: b)
+        XCTAssertEqual(y.shape, [2])
+        XCTAssertEqual(try y.toArray(), [-1.5, -1.5])
+        try y.backward(gradient: try Tensor([1, 2]))
+        XCTAssertEqual(try x.grad!.toArray(), [1, 0, -1, 2, 0, -2])
+        XCTAssertEqual(try w.grad!.toArray(), [9, 12, 15])
+        XCTAssertEqual(b.grad!.shape, [])
+        XCTAssertEqual(try b.grad!.toArray(), [3])
+    }
+
     func testEmptyBatchAndZeroFeatures() throws {
         let y = try linear(try Tensor.zeros([0, 3]), try Tensor.ones([2, 3]))
         XCTAssertEqual(y.shape, [0, 2])
@@ -86,7 +100,8 @@ final class NNLinearTests: XCTestCase {
     func testErrors() throws {
         let x = try Tensor.zeros([2, 5])
         assertThrowsConvKitError(try linear(x, try Tensor.zeros([3, 4])), "linear", "input has 5 features but weight expects 4")
-        assertThrowsConvKitError(try linear(x, try Tensor.zeros([5])), "linear", "weight", "2-D")
+        assertThrowsConvKitError(try linear(x, try Tensor.zeros([1, 3, 5])), "linear", "weight", "2-D")
+        assertThrowsConvKitError(try linear(x, try Tensor.zeros([3, 5]), bias: try Tensor(scalar: 1)), "linear", "bias", "[3]")
         assertThrowsConvKitError(try linear(x, try Tensor.zeros([3, 5]), bias: try Tensor.zeros([4])), "linear", "bias", "[3]")
         assertThrowsConvKitError(try linear(try Tensor.zeros([]), try Tensor.zeros([3, 5])), "linear", "input")
         assertThrowsConvKitError(try linear(try Tensor(indices: [1, 2], shape: [1, 2]), try Tensor.zeros([3, 2])), "linear", "input", "float32")

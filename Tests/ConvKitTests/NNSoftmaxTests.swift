@@ -60,6 +60,12 @@ final class NNSoftmaxTests: XCTestCase {
         XCTAssertEqual(try logSoftmax(try Tensor(scalar: 3), dim: -1).toArray(), [0])
         XCTAssertEqual(try softmax(try Tensor.zeros([0, 3]), dim: 1).shape, [0, 3])
         XCTAssertTrue(try softmax(try Tensor([1, .nan], shape: [2]), dim: 0).toArray().allSatisfy { $0.isNaN })
+        // As PyTorch: a vector of only -inf, or one holding +inf, gives NaN everywhere.
+        for op in [softmax, logSoftmax] {
+            XCTAssertTrue(try op(try Tensor([-.infinity, -.infinity]), 0).toArray().allSatisfy { $0.isNaN })
+            XCTAssertTrue(try op(try Tensor([.infinity, 1]), 0).toArray().allSatisfy { $0.isNaN })
+            XCTAssertTrue(try op(try Tensor([-.infinity, 1, -.infinity, .infinity], shape: [2, 2]), 0).toArray().allSatisfy { $0.isNaN })
+        }
     }
 
     func testMatchesPyTorch() throws {
