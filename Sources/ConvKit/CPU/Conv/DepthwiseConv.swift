@@ -19,6 +19,10 @@ enum DepthwiseConv {
             for kx in 0..<kw {
                 colRanges[kx] = ConvIndexing.validOutputs(offset: kx * g.dilationW - g.padLeft, stride: g.strideW, inSize: iw, outSize: ow)
             }
+            // Columns where every tap reads inside the input: computed 8 at a time in registers.
+            var interior = 0..<ow
+            for kx in 0..<kw { interior = interior.clamped(to: colRanges[kx]) }
+            if interior.isEmpty { interior = 0..<0 }
             CPUBackend.shared.parallelFor(g.n * g.outChannels) { planes in
                 for plane in planes {
                     let image = plane / g.outChannels, oc = plane % g.outChannels
@@ -27,25 +31,57 @@ enum DepthwiseConv {
                     let out = output + plane * oh * ow
                     for y in 0..<oh {
                         let outRow = out + y * ow
-                        outRow.update(repeating: 0, count: ow)
-                        for ky in 0..<kh {
-                            let inY = y * g.strideH + ky * g.dilationH - g.padTop
-                            guard inY >= 0, inY < ih else { continue }
-                            let xRow = x + inY * iw
-                            for kx in 0..<kw {
-                                let tap = taps[ky * kw + kx]
-                                let src = xRow + kx * g.dilationW - g.padLeft
-                                if g.strideW == 1 {
-                                    for xo in colRanges[kx] { outRow[xo] += tap * src[xo] }
-                                } else {
-                                    for xo in colRanges[kx] { outRow[xo] += tap * src[xo * g.strideW] }
-                                }
+                        let rows = validKernelRows(y, g)
+                        var xo = 0
+                        if g.strideW == 1 {
+                            // Border columns, one by one.
+                            while xo < interior.lowerBound || (xo < ow && interior.isEmpty) {
+                                outRow[xo] = borderValue(xo, rows: rows, x: x, taps: taps, y: y, g: g); xo += 1
                             }
+                            while xo + 8 <= interior.upperBound {
+                                var acc = SIMD8<Float>()
+                                for ky in rows {
+                                    let src = x + (y * g.strideH + ky * g.dilationH - g.padTop) * iw + xo - g.padLeft
+                                    for kx in 0..<kw {
+                                        acc += SIMD8(repeating: taps[ky * kw + kx]) * RowMath.load(src + kx * g.dilationW)
+                                    }
+                                }
+                                RowMath.store(acc, outRow + xo)
+                                xo += 8
+                            }
+                        }
+                        while xo < ow {
+                            outRow[xo] = borderValue(xo, rows: rows, x: x, taps: taps, y: y, g: g); xo += 1
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The kernel rows `ky` that read inside the input for output row `y`.
+    @inline(__always)
+    static func validKernelRows(_ y: Int, _ g: Conv2dGeometry) -> Range<Int> {
+        // Input row y·S - P + ky·D must lie in 0..<inHeight.
+        let base = y * g.strideH - g.padTop
+        let lo = base >= 0 ? 0 : (-base + g.dilationH - 1) / g.dilationH
+        let hi = min(g.kernelHeight, base >= g.inHeight ? 0 : (g.inHeight - 1 - base) / g.dilationH + 1)
+        return lo < hi ? lo..<hi : 0..<0
+    }
+
+    /// One output value computed with bounds checks (border columns and strided layers).
+    @inline(__always)
+    static func borderValue(_ xo: Int, rows: Range<Int>, x: UnsafePointer<Float>, taps: UnsafePointer<Float>,
+                            y: Int, g: Conv2dGeometry) -> Float {
+        var sum: Float = 0
+        for ky in rows {
+            let xRow = x + (y * g.strideH + ky * g.dilationH - g.padTop) * g.inWidth
+            for kx in 0..<g.kernelWidth {
+                let inX = xo * g.strideW + kx * g.dilationW - g.padLeft
+                if inX >= 0 && inX < g.inWidth { sum += taps[ky * g.kernelWidth + kx] * xRow[inX] }
+            }
+        }
+        return sum
     }
 
     /// `gradInput = ∂L/∂input` (overwrites); each input row is gathered by one thread from the
@@ -76,7 +112,7 @@ enum DepthwiseConv {
                                 let cols = ConvIndexing.validOutputs(offset: offsetX, stride: g.strideW, inSize: iw, outSize: ow)
                                 let dst = dxRow + offsetX
                                 if g.strideW == 1 {
-                                    for xo in cols { dst[xo] += tap * dyRow[xo] }
+                                    RowMath.axpy(cols.count, tap, dyRow + cols.lowerBound, dst + cols.lowerBound)
                                 } else {
                                     for xo in cols { dst[xo * g.strideW] += tap * dyRow[xo] }
                                 }
@@ -116,7 +152,7 @@ enum DepthwiseConv {
                                     let src = xRow + offsetX
                                     var rowSum: Float = 0
                                     if g.strideW == 1 {
-                                        for xo in cols { rowSum += dyRow[xo] * src[xo] }
+                                        rowSum = RowMath.dot(cols.count, dyRow + cols.lowerBound, src + cols.lowerBound)
                                     } else {
                                         for xo in cols { rowSum += dyRow[xo] * src[xo * g.strideW] }
                                     }

@@ -50,7 +50,7 @@ enum DirectConv {
                                 let xRow = x + (y * g.strideH + ky * g.dilationH - g.padTop) * iw + offsetX
                                 let outRow = out + y * ow
                                 if g.strideW == 1 {
-                                    for xo in cols { outRow[xo] += tap * xRow[xo] }
+                                    RowMath.axpy(cols.count, tap, xRow + cols.lowerBound, outRow + cols.lowerBound)
                                 } else {
                                     for xo in cols { outRow[xo] += tap * xRow[xo * g.strideW] }
                                 }
@@ -89,7 +89,7 @@ enum DirectConv {
                                 let dxRow = dx + (y * g.strideH + ky * g.dilationH - g.padTop) * iw + offsetX
                                 let dyRow = dy + y * ow
                                 if g.strideW == 1 {
-                                    for xo in cols { dxRow[xo] += tap * dyRow[xo] }
+                                    RowMath.axpy(cols.count, tap, dyRow + cols.lowerBound, dxRow + cols.lowerBound)
                                 } else {
                                     for xo in cols { dxRow[xo * g.strideW] += tap * dyRow[xo] }
                                 }
@@ -127,7 +127,7 @@ enum DirectConv {
                                 let dyRow = dy + y * ow
                                 var rowSum: Float = 0
                                 if g.strideW == 1 {
-                                    for xo in cols { rowSum += dyRow[xo] * xRow[xo] }
+                                    rowSum = RowMath.dot(cols.count, dyRow + cols.lowerBound, xRow + cols.lowerBound)
                                 } else {
                                     for xo in cols { rowSum += dyRow[xo] * xRow[xo * g.strideW] }
                                 }
@@ -139,5 +139,47 @@ enum DirectConv {
                 }
             }
         }
+    }
+}
+
+/// Vectorised row operations for the loop-based kernels (Swift does not reassociate float
+/// sums, so reductions need explicit SIMD accumulators to vectorise).
+enum RowMath {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+    }
+
+    /// `y[i] += a · x[i]` for `i` in `0..<count`.
+    @inline(__always)
+    static func axpy(_ count: Int, _ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        var i = 0
+        let av = SIMD8<Float>(repeating: a)
+        while i + 8 <= count {
+            store(load(y + i) + av * load(x + i), y + i)
+            i += 8
+        }
+        while i < count { y[i] += a * x[i]; i += 1 }
+    }
+
+    /// `Σ x[i]·y[i]` for `i` in `0..<count`.
+    @inline(__always)
+    static func dot(_ count: Int, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
+        var i = 0
+        var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+        while i + 16 <= count {
+            acc0 += load(x + i) * load(y + i)
+            acc1 += load(x + i + 8) * load(y + i + 8)
+            i += 16
+        }
+        if i + 8 <= count { acc0 += load(x + i) * load(y + i); i += 8 }
+        var sum = (acc0 + acc1).sum()
+        while i < count { sum += x[i] * y[i]; i += 1 }
+        return sum
     }
 }
