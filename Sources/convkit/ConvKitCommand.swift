@@ -1,0 +1,26 @@
+import ArgumentParser
+import ConvKit
+import Foundation
+
+/// The `convkit` command line: the demo, benchmarks and machine information.
+@main
+struct ConvKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convkit",
+        abstract: "ConvKit: a deep-learning engine for convolutional networks.",
+        version: ConvKit.version,
+        subcommands: [DemoCommand.self, BenchCommand.self, InfoCommand.self],
+        defaultSubcommand: DemoCommand.self
+    )
+}
+
+/// Runs `body`; a `ConvKitError` becomes one line on standard error and exit status 1,
+/// never a stack trace.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ConvKitError {
+        FileHandle.standardError.write(Data("convkit: error: \(error.description)\n".utf8))
+        throw ExitCode(1)
+    }
+}

@@ -1,2 +1,0 @@
-import ConvKit
-print("convkit: under construction")
