@@ -97,6 +97,11 @@ final class Conv2dTests: XCTestCase {
         ConvCase(n: 1, channels: 3, height: 6, width: 5, outChannels: 4, kernel: 3, padding: .valid, unbatched: true), // 3-D
         ConvCase(n: 1, channels: 1, height: 1, width: 1, outChannels: 2, kernel: 1),                           // 1×1 image
         ConvCase(n: 2, channels: 2, height: 3, width: 3, outChannels: 2, kernel: 5, padding: 1),               // kernel = padded input
+        // Wide rows: the SIMD interiors of the depthwise and direct loops.
+        ConvCase(n: 2, channels: 3, height: 5, width: 21, outChannels: 6, kernel: 3, padding: 1, groups: 3),
+        ConvCase(n: 1, channels: 2, height: 6, width: 27, outChannels: 2, kernel: Size2d(3, 5), stride: Size2d(2, 1),
+                 padding: .explicit(Size2d(1, 3)), dilation: 2, groups: 2),
+        ConvCase(n: 1, channels: 2, height: 4, width: 40, outChannels: 3, kernel: Size2d(2, 3), padding: .same),
     ]
 
     static func randomCases(count: Int, seed: UInt64) -> [ConvCase] {
