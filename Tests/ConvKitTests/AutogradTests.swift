@@ -1,36 +1,38 @@
 import XCTest
 @testable import ConvKit
 
-/// Checks every input's gradient from `op` against central differences of `reference` (the
-/// Float64 oracle) for a random upstream gradient.
-func checkGradients(_ shapes: [[Int]], seed: UInt64, tolerance: Double = 1e-3,
-                    transform: (Float) -> Float = { $0 },
-                    _ op: ([Tensor]) throws -> Tensor,
-                    reference: ([[Double]]) -> [Double],
-                    file: StaticString = #filePath, line: UInt = #line) throws {
-    var inputs: [Tensor] = []
-    var values: [[Double]] = []
-    for (i, shape) in shapes.enumerated() {
-        let (t, v) = try makeInput(shape, seed: seed &+ UInt64(i) &* 7919, requiresGrad: true, transform: transform)
-        inputs.append(t)
-        values.append(v)
-    }
-    let out = try op(inputs)
-    let upstreamValues = randomValues(out.count, seed: seed &+ 104_729)
-    try out.backward(gradient: try Tensor(upstreamValues, shape: out.shape))
-    let upstream = upstreamValues.map(Double.init)
-    for i in inputs.indices {
-        let numeric = numericGradient(at: values[i], upstream: upstream) { x in
-            var args = values
-            args[i] = x
-            return reference(args)
+extension TensorOpsFixtures {
+    /// Checks every input's gradient from `op` against central differences of `reference` (the
+    /// Float64 oracle) for a random upstream gradient.
+    static func checkGradients(_ shapes: [[Int]], seed: UInt64, tolerance: Double = 1e-3,
+                               transform: (Float) -> Float = { $0 },
+                               _ op: ([Tensor]) throws -> Tensor,
+                               reference: ([[Double]]) -> [Double],
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+        var inputs: [Tensor] = []
+        var values: [[Double]] = []
+        for (i, shape) in shapes.enumerated() {
+            let (t, v) = try TensorOpsFixtures.makeInput(shape, seed: seed &+ UInt64(i) &* 7919, requiresGrad: true, transform: transform)
+            inputs.append(t)
+            values.append(v)
         }
-        guard let grad = inputs[i].grad else {
-            XCTFail("input \(i) (shape \(shapes[i])) got no gradient", file: file, line: line)
-            continue
+        let out = try op(inputs)
+        let upstreamValues = randomValues(out.count, seed: seed &+ 104_729)
+        try out.backward(gradient: try Tensor(upstreamValues, shape: out.shape))
+        let upstream = upstreamValues.map(Double.init)
+        for i in inputs.indices {
+            let numeric = numericGradient(at: values[i], upstream: upstream) { x in
+                var args = values
+                args[i] = x
+                return reference(args)
+            }
+            guard let grad = inputs[i].grad else {
+                XCTFail("input \(i) (shape \(shapes[i])) got no gradient", file: file, line: line)
+                continue
+            }
+            XCTAssertEqual(grad.shape, shapes[i], file: file, line: line)
+            assertClose(try grad.toArray(), numeric, tolerance: tolerance, "gradient of input \(i), shapes \(shapes)", file: file, line: line)
         }
-        XCTAssertEqual(grad.shape, shapes[i], file: file, line: line)
-        assertClose(try grad.toArray(), numeric, tolerance: tolerance, "gradient of input \(i), shapes \(shapes)", file: file, line: line)
     }
 }
 
@@ -45,12 +47,12 @@ final class AutogradTests: XCTestCase {
             ("maximum", { try maximum($0, $1) }, TensorReference.maximum),
         ]
         for trial in 0..<12 {
-            let base = randomShape(&rng, rank: rng.int(0...3), maxSize: 3)
-            let (sa, sb) = broadcastPair(&rng, base)
+            let base = TensorOpsFixtures.randomShape(&rng, rank: rng.int(0...3), maxSize: 3)
+            let (sa, sb) = TensorOpsFixtures.broadcastPair(&rng, base)
             for (index, (name, op, ref)) in ops.enumerated() {
                 // Division keeps the divisor away from zero.
                 let transform: (Float) -> Float = name == "div" ? { $0 < 0 ? $0 - 0.5 : $0 + 0.5 } : { $0 }
-                try checkGradients([sa, sb], seed: UInt64(trial * 10 + index), transform: transform,
+                try TensorOpsFixtures.checkGradients([sa, sb], seed: UInt64(trial * 10 + index), transform: transform,
                                    { try op($0[0], $0[1]) },
                                    reference: { TensorReference.binary($0[0], sa, $0[1], sb, ref).values })
             }
@@ -76,7 +78,7 @@ final class AutogradTests: XCTestCase {
             ({ try -$0 }, { -$0 }),
         ]
         for (i, (op, ref)) in cases.enumerated() {
-            try checkGradients([shape], seed: UInt64(40 + i), transform: positive, { try op($0[0]) },
+            try TensorOpsFixtures.checkGradients([shape], seed: UInt64(40 + i), transform: positive, { try op($0[0]) },
                                reference: { $0[0].map(ref) })
         }
     }
@@ -95,7 +97,7 @@ final class AutogradTests: XCTestCase {
             ("pow0", { try $0.pow(0) }, { _ in 1 }, false),
         ]
         for (i, (name, op, ref, needsPositive)) in cases.enumerated() {
-            try checkGradients([shape], seed: UInt64(60 + i), transform: needsPositive ? positive : { $0 },
+            try TensorOpsFixtures.checkGradients([shape], seed: UInt64(60 + i), transform: needsPositive ? positive : { $0 },
                                { try op($0[0]) }, reference: { $0[0].map(ref) })
             _ = name
         }
@@ -106,19 +108,19 @@ final class AutogradTests: XCTestCase {
     }
 
     func testLayoutGradients() throws {
-        try checkGradients([[2, 3, 4]], seed: 70, { try $0[0].reshape([4, -1]) * $0[0].reshape([4, 6]) },
+        try TensorOpsFixtures.checkGradients([[2, 3, 4]], seed: 70, { try $0[0].reshape([4, -1]) * $0[0].reshape([4, 6]) },
                            reference: { x in x[0].map { $0 * $0 } })
-        try checkGradients([[2, 3, 4]], seed: 71, { try $0[0].flatten(startDim: 1) }, reference: { $0[0] })
-        try checkGradients([[2, 3, 4]], seed: 72, { try $0[0].permute([2, 0, 1]) },
+        try TensorOpsFixtures.checkGradients([[2, 3, 4]], seed: 71, { try $0[0].flatten(startDim: 1) }, reference: { $0[0] })
+        try TensorOpsFixtures.checkGradients([[2, 3, 4]], seed: 72, { try $0[0].permute([2, 0, 1]) },
                            reference: { TensorReference.permute($0[0], [2, 3, 4], [2, 0, 1]) })
-        try checkGradients([[3, 5]], seed: 73, { try $0[0].transpose(0, 1) },
+        try TensorOpsFixtures.checkGradients([[3, 5]], seed: 73, { try $0[0].transpose(0, 1) },
                            reference: { TensorReference.permute($0[0], [3, 5], [1, 0]) })
-        try checkGradients([[4, 7, 2]], seed: 74, { try $0[0].slice(dim: 1, start: -6, end: 6, step: 2) },
+        try TensorOpsFixtures.checkGradients([[4, 7, 2]], seed: 74, { try $0[0].slice(dim: 1, start: -6, end: 6, step: 2) },
                            reference: { TensorReference.slice($0[0], [4, 7, 2], dim: 1, start: 1, end: 6, step: 2) })
-        try checkGradients([[2, 3], [2, 1], [2, 4]], seed: 75, { try cat($0, dim: 1) },
+        try TensorOpsFixtures.checkGradients([[2, 3], [2, 1], [2, 4]], seed: 75, { try cat($0, dim: 1) },
                            reference: { TensorReference.cat([($0[0], [2, 3]), ($0[1], [2, 1]), ($0[2], [2, 4])], dim: 1) })
         // A slice used twice and a concatenation of the same tensor: gradients add.
-        try checkGradients([[5]], seed: 76, { x in try cat([x[0], x[0].slice(dim: 0, start: 1, end: 3)], dim: 0) },
+        try TensorOpsFixtures.checkGradients([[5]], seed: 76, { x in try cat([x[0], x[0].slice(dim: 0, start: 1, end: 3)], dim: 0) },
                            reference: { x in x[0] + Array(x[0][1..<3]) })
     }
 
@@ -129,14 +131,14 @@ final class AutogradTests: XCTestCase {
             let d = (dims ?? [0, 1, 2]).map { $0 < 0 ? $0 + 3 : $0 }
             let n = Double(d.reduce(1) { $0 * shape[$1] })
             for keep in [false, true] {
-                try checkGradients([shape], seed: UInt64(80 + i), { try $0[0].sum(dims: dims, keepDims: keep) },
+                try TensorOpsFixtures.checkGradients([shape], seed: UInt64(80 + i), { try $0[0].sum(dims: dims, keepDims: keep) },
                                    reference: { TensorReference.sum($0[0], shape, dims: d) })
-                try checkGradients([shape], seed: UInt64(90 + i), { try $0[0].mean(dims: dims, keepDims: keep) },
+                try TensorOpsFixtures.checkGradients([shape], seed: UInt64(90 + i), { try $0[0].mean(dims: dims, keepDims: keep) },
                                    reference: { TensorReference.sum($0[0], shape, dims: d).map { $0 / n } })
             }
         }
         for dim in 0..<3 {
-            try checkGradients([shape], seed: UInt64(100 + dim), { try $0[0].maxValues(dim: dim) },
+            try TensorOpsFixtures.checkGradients([shape], seed: UInt64(100 + dim), { try $0[0].maxValues(dim: dim) },
                                reference: { TensorReference.maxAlong($0[0], shape, dim: dim).values })
         }
         // Ties: the whole gradient goes to the first maximum, as torch.max(x, dim) does.
@@ -149,13 +151,13 @@ final class AutogradTests: XCTestCase {
         let cases: [([Int], [Int])] = [([3], [3]), ([2, 3], [3]), ([3], [3, 4]), ([2, 3], [3, 4]), ([5, 2, 3], [3, 4]),
                                        ([2, 3], [2, 3, 4]), ([2, 1, 2, 3], [3, 3, 2]), ([3], [2, 3, 4]), ([2, 0, 3], [3, 2])]
         for (i, (sa, sb)) in cases.enumerated() {
-            try checkGradients([sa, sb], seed: UInt64(120 + i), { try matmul($0[0], $0[1]) },
+            try TensorOpsFixtures.checkGradients([sa, sb], seed: UInt64(120 + i), { try matmul($0[0], $0[1]) },
                                reference: { TensorReference.matmul($0[0], sa, $0[1], sb).values })
         }
         // Transposed operands inside the batched kernel, as the backward of a backward would use them.
         for (ta, tb) in [(true, false), (false, true), (true, true)] {
             let sa = ta ? [2, 4, 3] : [2, 3, 4], sb = tb ? [5, 4] : [4, 5]
-            try checkGradients([sa, sb], seed: 130, { try batchedMatmul($0[0], $0[1], transposeA: ta, transposeB: tb, name: "matmul") },
+            try TensorOpsFixtures.checkGradients([sa, sb], seed: 130, { try TensorOps.batchedMatmul($0[0], $0[1], transposeA: ta, transposeB: tb, name: "matmul") },
                                reference: { v in
                                    let a = ta ? TensorReference.permute(v[0], sa, [0, 2, 1]) : v[0]
                                    let b = tb ? TensorReference.permute(v[1], sb, [1, 0]) : v[1]

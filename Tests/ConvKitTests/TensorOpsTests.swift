@@ -1,25 +1,29 @@
 import XCTest
 @testable import ConvKit
 
-/// A random shape of `rank` dimensions, sizes in `1...maxSize`, with an occasional 0.
-func randomShape(_ rng: inout TestRNG, rank: Int, maxSize: Int = 4, allowZero: Bool = true) -> [Int] {
-    (0..<rank).map { _ in allowZero && rng.int(0...14) == 0 ? 0 : rng.int(1...maxSize) }
-}
-
-/// Two shapes that broadcast to `base`: dims randomly set to 1, leading dims randomly dropped.
-func broadcastPair(_ rng: inout TestRNG, _ base: [Int]) -> ([Int], [Int]) {
-    func derive(_ rng: inout TestRNG) -> [Int] {
-        let drop = rng.bool() ? rng.int(0...base.count) : 0
-        return base.dropFirst(drop).map { rng.int(0...2) == 0 ? 1 : $0 }
+/// Random shapes and inputs for the tensor-op and autograd tests.
+enum TensorOpsFixtures {
+    /// A random shape of `rank` dimensions, sizes in `1...maxSize`, with an occasional 0.
+    static func randomShape(_ rng: inout TestRNG, rank: Int, maxSize: Int = 4, allowZero: Bool = true) -> [Int] {
+        (0..<rank).map { _ in allowZero && rng.int(0...14) == 0 ? 0 : rng.int(1...maxSize) }
     }
-    return (derive(&rng), derive(&rng))
-}
 
-/// A float tensor of `shape` holding `values` (random in [-1, 1) when nil) and the same values in Float64.
-func makeInput(_ shape: [Int], seed: UInt64, requiresGrad: Bool = false,
-               transform: (Float) -> Float = { $0 }) throws -> (Tensor, [Double]) {
-    let values = randomValues(shape.reduce(1, *), seed: seed).map(transform)
-    return (try Tensor(values, shape: shape, requiresGrad: requiresGrad), values.map(Double.init))
+    /// Two shapes that broadcast to `base`: dims randomly set to 1, leading dims randomly dropped.
+    static func broadcastPair(_ rng: inout TestRNG, _ base: [Int]) -> ([Int], [Int]) {
+        func derive(_ rng: inout TestRNG) -> [Int] {
+            let drop = rng.bool() ? rng.int(0...base.count) : 0
+            return base.dropFirst(drop).map { rng.int(0...2) == 0 ? 1 : $0 }
+        }
+        return (derive(&rng), derive(&rng))
+    }
+
+    /// A float tensor of `shape` holding random values in [-1, 1) passed through `transform`,
+    /// and the same values in Float64.
+    static func makeInput(_ shape: [Int], seed: UInt64, requiresGrad: Bool = false,
+                          transform: (Float) -> Float = { $0 }) throws -> (Tensor, [Double]) {
+        let values = randomValues(shape.reduce(1, *), seed: seed).map(transform)
+        return (try Tensor(values, shape: shape, requiresGrad: requiresGrad), values.map(Double.init))
+    }
 }
 
 final class TensorOpsTests: XCTestCase {
@@ -35,10 +39,10 @@ final class TensorOpsTests: XCTestCase {
             ("maximum", { try maximum($0, $1) }, TensorReference.maximum),
         ]
         for trial in 0..<60 {
-            let base = randomShape(&rng, rank: rng.int(0...4))
-            let (sa, sb) = broadcastPair(&rng, base)
-            let (a, da) = try makeInput(sa, seed: UInt64(trial * 2))
-            let (b, db) = try makeInput(sb, seed: UInt64(trial * 2 + 1))
+            let base = TensorOpsFixtures.randomShape(&rng, rank: rng.int(0...4))
+            let (sa, sb) = TensorOpsFixtures.broadcastPair(&rng, base)
+            let (a, da) = try TensorOpsFixtures.makeInput(sa, seed: UInt64(trial * 2))
+            let (b, db) = try TensorOpsFixtures.makeInput(sb, seed: UInt64(trial * 2 + 1))
             for (name, op, ref) in ops {
                 let out = try op(a, b)
                 let expected = TensorReference.binary(da, sa, db, sb, ref)
@@ -53,15 +57,15 @@ final class TensorOpsTests: XCTestCase {
         let cases: [([Int], [Int])] = [([140, 257], [140, 257]), ([140, 257], [257]), ([140, 257], [140, 1]),
                                        ([1, 257], [140, 1]), ([2, 1, 64, 70], [5, 1, 70]), ([40_000], [])]
         for (i, (sa, sb)) in cases.enumerated() {
-            let (a, da) = try makeInput(sa, seed: UInt64(100 + i))
-            let (b, db) = try makeInput(sb, seed: UInt64(200 + i))
+            let (a, da) = try TensorOpsFixtures.makeInput(sa, seed: UInt64(100 + i))
+            let (b, db) = try TensorOpsFixtures.makeInput(sb, seed: UInt64(200 + i))
             assertClose(try (a * b).toArray(), TensorReference.binary(da, sa, db, sb, *).values, "\(sa) \(sb)")
             assertClose(try (b - a).toArray(), TensorReference.binary(db, sb, da, sa, -).values, "\(sa) \(sb)")
         }
     }
 
     func testScalarOperators() throws {
-        let (x, dx) = try makeInput([3, 5], seed: 3)
+        let (x, dx) = try TensorOpsFixtures.makeInput([3, 5], seed: 3)
         assertClose(try (x + 2).toArray(), dx.map { $0 + 2 })
         assertClose(try (2 + x).toArray(), dx.map { $0 + 2 })
         assertClose(try (x - 1.5).toArray(), dx.map { $0 - 1.5 })
@@ -76,8 +80,8 @@ final class TensorOpsTests: XCTestCase {
     }
 
     func testUnaryOpsAgainstReference() throws {
-        let (x, dx) = try makeInput([7, 9], seed: 4)
-        let (p, dp) = try makeInput([7, 9], seed: 5) { Swift.abs($0) + 0.1 }
+        let (x, dx) = try TensorOpsFixtures.makeInput([7, 9], seed: 4)
+        let (p, dp) = try TensorOpsFixtures.makeInput([7, 9], seed: 5) { Swift.abs($0) + 0.1 }
         assertClose(try x.exp().toArray(), dx.map { Foundation.exp($0) })
         assertClose(try p.log().toArray(), dp.map { Foundation.log($0) })
         assertClose(try p.sqrt().toArray(), dp.map { $0.squareRoot() })
@@ -87,7 +91,7 @@ final class TensorOpsTests: XCTestCase {
         }
         assertClose(try x.pow(2).toArray(), dx.map { $0 * $0 })
         assertClose(try x.pow(3).toArray(), dx.map { $0 * $0 * $0 })
-        let big = try makeInput([40_000], seed: 6)
+        let big = try TensorOpsFixtures.makeInput([40_000], seed: 6)
         assertClose(try big.0.exp().toArray(), big.1.map { Foundation.exp($0) })
     }
 
@@ -180,10 +184,10 @@ final class TensorOpsTests: XCTestCase {
         var rng = TestRNG(seed: 7)
         for trial in 0..<40 {
             let rank = rng.int(1...5)
-            let shape = randomShape(&rng, rank: rank)
+            let shape = TensorOpsFixtures.randomShape(&rng, rank: rank)
             var perm = Array(0..<rank)
             for i in stride(from: rank - 1, to: 0, by: -1) { perm.swapAt(i, rng.int(0...i)) }
-            let (x, dx) = try makeInput(shape, seed: UInt64(trial))
+            let (x, dx) = try TensorOpsFixtures.makeInput(shape, seed: UInt64(trial))
             let y = try x.permute(perm.map { rng.bool() ? $0 - rank : $0 })
             XCTAssertEqual(y.shape, perm.map { shape[$0] })
             XCTAssertEqual(try y.toArray().map(Double.init), TensorReference.permute(dx, shape, perm), "\(shape) \(perm)")
@@ -192,7 +196,7 @@ final class TensorOpsTests: XCTestCase {
             swap.swapAt(d0, d1)
             XCTAssertEqual(try x.transpose(d0, d1 - rank).toArray().map(Double.init), TensorReference.permute(dx, shape, swap))
         }
-        let big = try makeInput([32, 40, 33], seed: 9)
+        let big = try TensorOpsFixtures.makeInput([32, 40, 33], seed: 9)
         XCTAssertEqual(try big.0.permute([2, 0, 1]).toArray().map(Double.init), TensorReference.permute(big.1, [32, 40, 33], [2, 0, 1]))
         XCTAssertEqual(try Tensor(scalar: 5).permute([]).shape, [])
         let x = try Tensor.zeros([2, 3])
@@ -219,11 +223,11 @@ final class TensorOpsTests: XCTestCase {
         var rng = TestRNG(seed: 11)
         for trial in 0..<40 {
             let rank = rng.int(1...4)
-            let shape = randomShape(&rng, rank: rank, maxSize: 6)
+            let shape = TensorOpsFixtures.randomShape(&rng, rank: rank, maxSize: 6)
             let dim = rng.int(0...rank - 1)
             let size = shape[dim]
             let start = rng.int(-size - 2...size + 2), end = rng.int(-size - 2...size + 2), step = rng.int(1...3)
-            let (t, dt) = try makeInput(shape, seed: UInt64(trial))
+            let (t, dt) = try TensorOpsFixtures.makeInput(shape, seed: UInt64(trial))
             let y = try t.slice(dim: dim - (rng.bool() ? rank : 0), start: start, end: end, step: step)
             func clamp(_ v: Int) -> Int { min(max(v < 0 ? v + size : v, 0), size) }
             let lo = clamp(start), hi = max(lo, clamp(end))
@@ -240,14 +244,14 @@ final class TensorOpsTests: XCTestCase {
         var rng = TestRNG(seed: 13)
         for trial in 0..<30 {
             let rank = rng.int(1...4)
-            let shape = randomShape(&rng, rank: rank)
+            let shape = TensorOpsFixtures.randomShape(&rng, rank: rank)
             let dim = rng.int(0...rank - 1)
             var parts: [([Double], [Int])] = []
             var tensors: [Tensor] = []
             for p in 0..<rng.int(1...4) {
                 var s = shape
                 s[dim] = rng.int(0...3)
-                let (t, dt) = try makeInput(s, seed: UInt64(trial * 10 + p))
+                let (t, dt) = try TensorOpsFixtures.makeInput(s, seed: UInt64(trial * 10 + p))
                 parts.append((dt, s))
                 tensors.append(t)
             }
@@ -273,8 +277,8 @@ final class TensorOpsTests: XCTestCase {
         var rng = TestRNG(seed: 17)
         for trial in 0..<60 {
             let rank = rng.int(0...4)
-            let shape = randomShape(&rng, rank: rank, maxSize: 5)
-            let (x, dx) = try makeInput(shape, seed: UInt64(trial))
+            let shape = TensorOpsFixtures.randomShape(&rng, rank: rank, maxSize: 5)
+            let (x, dx) = try TensorOpsFixtures.makeInput(shape, seed: UInt64(trial))
             var dims: [Int]? = nil
             if rank > 0 && rng.int(0...3) > 0 {
                 dims = (0..<rank).filter { _ in rng.bool() }
@@ -301,14 +305,14 @@ final class TensorOpsTests: XCTestCase {
         for (shape, dims) in [([40_000], [0]), ([1, 40_000], [1]), ([3, 12_000], [1]), ([200, 300], [1]), ([16, 60, 40], [1]), ([10, 4, 1100], [0, 1])] {
             // Mixed signs: the error is bounded relative to Σ|x| (a sum of 40 000 values can
             // cancel to near zero); all positive: relative to the sum itself.
-            let (x, dx) = try makeInput(shape, seed: 23)
+            let (x, dx) = try TensorOpsFixtures.makeInput(shape, seed: 23)
             let out = try x.sum(dims: dims).toArray()
             let ref = TensorReference.sum(dx, shape, dims: dims)
             let absoluteSums = TensorReference.sum(dx.map(Swift.abs), shape, dims: dims)
             for (i, r) in ref.enumerated() {
                 XCTAssertLessThan(Swift.abs(Double(out[i]) - r), 1e-6 * absoluteSums[i], "\(shape) at \(i)")
             }
-            let (p, dp) = try makeInput(shape, seed: 29) { $0 + 1.5 }
+            let (p, dp) = try TensorOpsFixtures.makeInput(shape, seed: 29) { $0 + 1.5 }
             assertClose(try p.sum(dims: dims).toArray(), TensorReference.sum(dp, shape, dims: dims), "\(shape)")
         }
     }
@@ -333,10 +337,10 @@ final class TensorOpsTests: XCTestCase {
         var rng = TestRNG(seed: 19)
         for trial in 0..<40 {
             let rank = rng.int(1...4)
-            let shape = randomShape(&rng, rank: rank, maxSize: 6, allowZero: false)
+            let shape = TensorOpsFixtures.randomShape(&rng, rank: rank, maxSize: 6, allowZero: false)
             let dim = rng.int(0...rank - 1)
             // Few distinct values so that ties are common: the first maximum must win.
-            let (x, dx) = try makeInput(shape, seed: UInt64(trial)) { ($0 * 3).rounded() }
+            let (x, dx) = try TensorOpsFixtures.makeInput(shape, seed: UInt64(trial)) { ($0 * 3).rounded() }
             let keep = rng.bool()
             let signedDim = rng.bool() ? dim - rank : dim
             let values = try x.maxValues(dim: signedDim, keepDims: keep)
@@ -383,8 +387,8 @@ final class TensorOpsTests: XCTestCase {
             ([33, 70], [70, 45], [33, 45]),
         ]
         for (i, (sa, sb, expected)) in cases.enumerated() {
-            let (a, da) = try makeInput(sa, seed: UInt64(2 * i))
-            let (b, db) = try makeInput(sb, seed: UInt64(2 * i + 1))
+            let (a, da) = try TensorOpsFixtures.makeInput(sa, seed: UInt64(2 * i))
+            let (b, db) = try TensorOpsFixtures.makeInput(sb, seed: UInt64(2 * i + 1))
             let c = try matmul(a, b)
             let ref = TensorReference.matmul(da, sa, db, sb)
             XCTAssertEqual(c.shape, expected, "\(sa) @ \(sb)")

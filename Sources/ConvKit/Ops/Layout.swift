@@ -1,71 +1,74 @@
 // Shape-only operations (reshape, flatten, permute, transpose, slice, cat, expand) and the
 // shape helpers the other tensor ops share.
 
-/// Row-major strides (in elements) of a contiguous array of `shape`.
-func contiguousStrides(_ shape: [Int]) -> [Int] {
-    var strides = [Int](repeating: 1, count: shape.count)
-    var s = 1
-    for d in stride(from: shape.count - 1, through: 0, by: -1) {
-        strides[d] = s
-        s *= shape[d]
+/// Shape helpers shared by the tensor ops (a namespace, so names cannot clash with other ops').
+enum TensorOps {
+    /// Row-major strides (in elements) of a contiguous array of `shape`.
+    static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var s = 1
+        for d in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[d] = s
+            s *= shape[d]
+        }
+        return strides
     }
-    return strides
-}
 
-/// Drops size-1 dimensions and merges neighbours that every operand walks contiguously, so
-/// kernels loop over as few (and as long) rows as possible. Keeps at least one dimension.
-func coalesce(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
-    var outShape: [Int] = []
-    var outStrides = [[Int]](repeating: [], count: strides.count)
-    for d in shape.indices where shape[d] != 1 {
-        if let last = outShape.last,
-           strides.indices.allSatisfy({ strides[$0][d] * shape[d] == outStrides[$0].last! }) {
-            outShape[outShape.count - 1] = last * shape[d]
-            for k in strides.indices { outStrides[k][outStrides[k].count - 1] = strides[k][d] }
-        } else {
-            outShape.append(shape[d])
-            for k in strides.indices { outStrides[k].append(strides[k][d]) }
+    /// Drops size-1 dimensions and merges neighbours that every operand walks contiguously, so
+    /// kernels loop over as few (and as long) rows as possible. Keeps at least one dimension.
+    static func coalesce(_ shape: [Int], _ strides: [[Int]]) -> (shape: [Int], strides: [[Int]]) {
+        var outShape: [Int] = []
+        var outStrides = [[Int]](repeating: [], count: strides.count)
+        for d in shape.indices where shape[d] != 1 {
+            if let last = outShape.last,
+               strides.indices.allSatisfy({ strides[$0][d] * shape[d] == outStrides[$0].last! }) {
+                outShape[outShape.count - 1] = last * shape[d]
+                for k in strides.indices { outStrides[k][outStrides[k].count - 1] = strides[k][d] }
+            } else {
+                outShape.append(shape[d])
+                for k in strides.indices { outStrides[k].append(strides[k][d]) }
+            }
+        }
+        if outShape.isEmpty { return ([1], strides.map { _ in [0] }) }
+        return (outShape, outStrides)
+    }
+
+    /// Wraps a possibly negative `dim` into `0..<rank` (a scalar accepts -1 and 0, as in PyTorch).
+    static func normalizeDim(_ dim: Int, rank: Int, _ op: String) throws -> Int {
+        let r = Swift.max(rank, 1)
+        try require(dim >= -r && dim < r, op,
+                    "dimension out of range (expected to be in range of [\(-r), \(r - 1)], but got \(dim))")
+        return dim < 0 ? dim + r : dim
+    }
+
+    /// Requires a float32 tensor.
+    static func requireFloat(_ t: Tensor, _ op: String, _ name: String = "input") throws {
+        try require(t.dtype == .float32, op, "\(name) must be float32, got \(t.dtype) (shape \(t.shape))")
+    }
+
+    /// Requires every tensor on the same device.
+    static func requireSameDevice(_ tensors: [Tensor], _ op: String) throws {
+        guard let first = tensors.first else { return }
+        for t in tensors where t.device != first.device {
+            throw ConvKitError.invalidArgument(op: op, message: "expected all tensors on the same device, got \(first.device) (shape \(first.shape)) and \(t.device) (shape \(t.shape))")
         }
     }
-    if outShape.isEmpty { return ([1], strides.map { _ in [0] }) }
-    return (outShape, outStrides)
-}
 
-/// Wraps a possibly negative `dim` into `0..<rank` (a scalar accepts -1 and 0, as in PyTorch).
-func normalizeDim(_ dim: Int, rank: Int, _ op: String) throws -> Int {
-    let r = Swift.max(rank, 1)
-    try require(dim >= -r && dim < r, op,
-                "dimension out of range (expected to be in range of [\(-r), \(r - 1)], but got \(dim))")
-    return dim < 0 ? dim + r : dim
-}
-
-/// Requires a float32 tensor.
-func requireFloat(_ t: Tensor, _ op: String, _ name: String = "input") throws {
-    try require(t.dtype == .float32, op, "\(name) must be float32, got \(t.dtype) (shape \(t.shape))")
-}
-
-/// Requires every tensor on the same device.
-func requireSameDevice(_ tensors: [Tensor], _ op: String) throws {
-    guard let first = tensors.first else { return }
-    for t in tensors where t.device != first.device {
-        throw ConvKitError.invalidArgument(op: op, message: "expected all tensors on the same device, got \(first.device) (shape \(first.shape)) and \(t.device) (shape \(t.shape))")
+    /// Copies `source` viewed through `strides`/`offset` into a new contiguous tensor of `shape`.
+    static func gatherStrided(_ source: Tensor, offset: Int, strides: [Int], shape: [Int]) throws -> Tensor {
+        let out = try Tensor.empty(shape, dtype: source.dtype, on: source.device)
+        let (s, st) = TensorOps.coalesce(shape, [strides, TensorOps.contiguousStrides(shape)])
+        try backend(for: source.device).copyStrided(from: source.storage, offset: offset, strides: st[0],
+                                                    to: out.storage, offset: 0, strides: st[1], shape: s)
+        return out
     }
-}
 
-/// Copies `source` viewed through `strides`/`offset` into a new contiguous tensor of `shape`.
-func gatherStrided(_ source: Tensor, offset: Int, strides: [Int], shape: [Int]) throws -> Tensor {
-    let out = try Tensor.empty(shape, dtype: source.dtype, on: source.device)
-    let (s, st) = coalesce(shape, [strides, contiguousStrides(shape)])
-    try backend(for: source.device).copyStrided(from: source.storage, offset: offset, strides: st[0],
-                                                to: out.storage, offset: 0, strides: st[1], shape: s)
-    return out
-}
-
-/// Copies the contiguous `source` into `destination` at `offset` with `strides` (over `source.shape`).
-func scatterStrided(_ source: Tensor, into destination: Tensor, offset: Int, strides: [Int]) throws {
-    let (s, st) = coalesce(source.shape, [contiguousStrides(source.shape), strides])
-    try backend(for: source.device).copyStrided(from: source.storage, offset: 0, strides: st[0],
-                                                to: destination.storage, offset: offset, strides: st[1], shape: s)
+    /// Copies the contiguous `source` into `destination` at `offset` with `strides` (over `source.shape`).
+    static func scatterStrided(_ source: Tensor, into destination: Tensor, offset: Int, strides: [Int]) throws {
+        let (s, st) = TensorOps.coalesce(source.shape, [TensorOps.contiguousStrides(source.shape), strides])
+        try backend(for: source.device).copyStrided(from: source.storage, offset: 0, strides: st[0],
+                                                    to: destination.storage, offset: offset, strides: st[1], shape: s)
+    }
 }
 
 extension Tensor {
@@ -94,8 +97,8 @@ extension Tensor {
 
     /// Merges dimensions `startDim...endDim` into one (as `torch.flatten`); a scalar becomes `[1]`.
     public func flatten(startDim: Int = 0, endDim: Int = -1) throws -> Tensor {
-        let s = try normalizeDim(startDim, rank: rank, "flatten")
-        let e = try normalizeDim(endDim, rank: rank, "flatten")
+        let s = try TensorOps.normalizeDim(startDim, rank: rank, "flatten")
+        let e = try TensorOps.normalizeDim(endDim, rank: rank, "flatten")
         try require(s <= e, "flatten", "start_dim (\(startDim)) cannot come after end_dim (\(endDim))")
         if rank == 0 { return try reshape([1]) }
         let merged = shape[s...e].reduce(1, *)
@@ -106,11 +109,11 @@ extension Tensor {
     public func permute(_ dims: [Int]) throws -> Tensor {
         try require(dims.count == rank, "permute",
                     "number of dims in \(dims) doesn't match the tensor's rank \(rank) (shape \(shape))")
-        let perm = try dims.map { try normalizeDim($0, rank: rank, "permute") }
+        let perm = try dims.map { try TensorOps.normalizeDim($0, rank: rank, "permute") }
         try require(Set(perm).count == perm.count, "permute", "dims \(dims) contain a repeated dimension")
         if rank == 0 { return try reshape([]) }
-        let inStrides = contiguousStrides(shape)
-        let out = try gatherStrided(self, offset: 0, strides: perm.map { inStrides[$0] }, shape: perm.map { shape[$0] })
+        let inStrides = TensorOps.contiguousStrides(shape)
+        let out = try TensorOps.gatherStrided(self, offset: 0, strides: perm.map { inStrides[$0] }, shape: perm.map { shape[$0] })
         var inverse = [Int](repeating: 0, count: rank)
         for (i, p) in perm.enumerated() { inverse[p] = i }
         return Autograd.record(out, op: "permute", inputs: [self]) { g in [try g.permute(inverse)] }
@@ -118,8 +121,8 @@ extension Tensor {
 
     /// Swaps two dimensions (as `torch.transpose`).
     public func transpose(_ dim0: Int, _ dim1: Int) throws -> Tensor {
-        let d0 = try normalizeDim(dim0, rank: rank, "transpose")
-        let d1 = try normalizeDim(dim1, rank: rank, "transpose")
+        let d0 = try TensorOps.normalizeDim(dim0, rank: rank, "transpose")
+        let d1 = try TensorOps.normalizeDim(dim1, rank: rank, "transpose")
         if rank == 0 { return try reshape([]) }
         var perm = Array(0..<rank)
         perm.swapAt(d0, d1)
@@ -131,7 +134,7 @@ extension Tensor {
     /// `nil` means the beginning / the end. `step` must be positive. Returns a copy.
     public func slice(dim: Int, start: Int? = nil, end: Int? = nil, step: Int = 1) throws -> Tensor {
         try require(rank > 0, "slice", "cannot slice a 0-dimensional tensor")
-        let d = try normalizeDim(dim, rank: rank, "slice")
+        let d = try TensorOps.normalizeDim(dim, rank: rank, "slice")
         try require(step > 0, "slice", "step must be positive, got \(step)")
         let size = shape[d]
         func clamp(_ v: Int) -> Int { Swift.min(Swift.max(v < 0 ? v + size : v, 0), size) }
@@ -140,14 +143,14 @@ extension Tensor {
         let length = (hi - lo + step - 1) / step
         var outShape = shape
         outShape[d] = length
-        var strides = contiguousStrides(shape)
+        var strides = TensorOps.contiguousStrides(shape)
         let offset = lo * strides[d]
         strides[d] *= step
-        let out = try gatherStrided(self, offset: offset, strides: strides, shape: outShape)
+        let out = try TensorOps.gatherStrided(self, offset: offset, strides: strides, shape: outShape)
         let inputShape = shape
         return Autograd.record(out, op: "slice", inputs: [self]) { g in
             let full = try Tensor.zeros(inputShape, on: g.device)
-            try scatterStrided(g, into: full, offset: offset, strides: strides)
+            try TensorOps.scatterStrided(g, into: full, offset: offset, strides: strides)
             return [full]
         }
     }
@@ -158,13 +161,13 @@ extension Tensor {
         if newShape == shape { return self }
         let lead = newShape.count - rank
         try require(lead >= 0, "expand", "cannot expand shape \(shape) to \(newShape)")
-        let own = contiguousStrides(shape)
+        let own = TensorOps.contiguousStrides(shape)
         var strides = [Int](repeating: 0, count: newShape.count)
         for d in 0..<rank {
             try require(shape[d] == newShape[lead + d] || shape[d] == 1, "expand", "cannot expand shape \(shape) to \(newShape)")
             strides[lead + d] = shape[d] == 1 ? 0 : own[d]
         }
-        let out = try gatherStrided(self, offset: 0, strides: strides, shape: newShape)
+        let out = try TensorOps.gatherStrided(self, offset: 0, strides: strides, shape: newShape)
         let original = shape
         return Autograd.record(out, op: "expand", inputs: [self]) { g in [try g.sum(to: original)] }
     }
@@ -177,8 +180,8 @@ public func cat(_ tensors: [Tensor], dim: Int = 0) throws -> Tensor {
         throw ConvKitError.invalidArgument(op: "cat", message: "expected a non-empty list of tensors")
     }
     try require(first.rank > 0, "cat", "zero-dimensional tensor (shape \(first.shape)) cannot be concatenated")
-    let d = try normalizeDim(dim, rank: first.rank, "cat")
-    try requireSameDevice(tensors, "cat")
+    let d = try TensorOps.normalizeDim(dim, rank: first.rank, "cat")
+    try TensorOps.requireSameDevice(tensors, "cat")
     for (i, t) in tensors.enumerated() {
         try require(t.dtype == first.dtype, "cat", "tensor \(i) is \(t.dtype) but tensor 0 is \(first.dtype)")
         try require(t.rank == first.rank, "cat",
@@ -191,12 +194,12 @@ public func cat(_ tensors: [Tensor], dim: Int = 0) throws -> Tensor {
     var outShape = first.shape
     outShape[d] = tensors.reduce(0) { $0 + $1.shape[d] }
     let out = try Tensor.empty(outShape, dtype: first.dtype, on: first.device)
-    let outStrides = contiguousStrides(outShape)
+    let outStrides = TensorOps.contiguousStrides(outShape)
     var starts: [Int] = []
     var position = 0
     for t in tensors {
         starts.append(position)
-        try scatterStrided(t, into: out, offset: position * outStrides[d], strides: outStrides)
+        try TensorOps.scatterStrided(t, into: out, offset: position * outStrides[d], strides: outStrides)
         position += t.shape[d]
     }
     return Autograd.record(out, op: "cat", inputs: tensors) { g in

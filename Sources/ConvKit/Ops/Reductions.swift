@@ -3,7 +3,7 @@
 /// The sorted, non-negative form of `dims` (all dimensions when `nil` or empty, as PyTorch).
 private func reductionDims(_ dims: [Int]?, rank: Int, _ op: String) throws -> [Int] {
     guard let dims, !dims.isEmpty else { return Array(0..<rank) }
-    let normalized = try dims.map { try normalizeDim($0, rank: rank, op) }
+    let normalized = try dims.map { try TensorOps.normalizeDim($0, rank: rank, op) }
     try require(Set(normalized).count == normalized.count, op, "dim \(dims) appears multiple times in the list of dims")
     return normalized.sorted().filter { $0 < rank }
 }
@@ -49,7 +49,7 @@ extension Tensor {
     /// The sum over `dims` (every dimension when `nil` or empty, giving a scalar), as `torch.sum`.
     /// Reduced dimensions are dropped unless `keepDims`. The sum over no elements is 0.
     public func sum(dims: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
-        try requireFloat(self, "sum")
+        try TensorOps.requireFloat(self, "sum")
         let d = try reductionDims(dims, rank: rank, "sum")
         let kept = d.isEmpty ? Tensor(shape: shape, storage: try Autograd.copy(self).storage) : try sumKeepingDims(self, d)
         let out = Tensor(shape: reducedShape(shape, d, keepDims: keepDims), storage: kept.storage)
@@ -61,7 +61,7 @@ extension Tensor {
 
     /// The mean over `dims` (every dimension when `nil`), as `torch.mean`; NaN over no elements.
     public func mean(dims: [Int]? = nil, keepDims: Bool = false) throws -> Tensor {
-        try requireFloat(self, "mean")
+        try TensorOps.requireFloat(self, "mean")
         let d = try reductionDims(dims, rank: rank, "mean")
         let n = d.reduce(1) { $0 * shape[$1] }
         return try sum(dims: dims, keepDims: keepDims) / Float(n)
@@ -73,7 +73,7 @@ extension Tensor {
     /// Spelled `maxValues` rather than `max`: a `Tensor` member named `max` would hide Swift's
     /// global `max(_:_:)` inside `Tensor`'s own code (Core/Tensor.swift uses it).
     public func maxValues(dim: Int, keepDims: Bool = false) throws -> Tensor {
-        try requireFloat(self, "max")
+        try TensorOps.requireFloat(self, "max")
         let (values, indices, outer, reduced, inner) = try maxAlong(dim, keepDims: keepDims, "max")
         let inputShape = shape
         return Autograd.record(values, op: "max", inputs: [self]) { g in
@@ -89,7 +89,7 @@ extension Tensor {
     /// The position (int32) of the largest value along `dim`, the first one when tied; NaN
     /// counts as largest (as `torch.argmax`). With `dim` nil, the position in the flattened tensor.
     public func argmax(dim: Int? = nil, keepDims: Bool = false) throws -> Tensor {
-        try requireFloat(self, "argmax")
+        try TensorOps.requireFloat(self, "argmax")
         guard let dim else {
             let flat = try detach().reshape([-1]).maxAlong(0, keepDims: false, "argmax").indices
             return keepDims ? try flat.reshape([Int](repeating: 1, count: rank)) : flat
@@ -100,7 +100,7 @@ extension Tensor {
     /// Values and int32 indices of the maximum along `dim`, and the kernel's view sizes.
     private func maxAlong(_ dim: Int, keepDims: Bool, _ op: String)
         throws -> (values: Tensor, indices: Tensor, outer: Int, reduced: Int, inner: Int) {
-        let d = try normalizeDim(dim, rank: rank, op)
+        let d = try TensorOps.normalizeDim(dim, rank: rank, op)
         let (outer, reduced, inner) = rank == 0 ? (1, 1, 1) : splitSizes(shape, at: d)
         try require(reduced > 0, op, "expected reduction dim \(d) to have non-zero size (shape \(shape))")
         let outShape = rank == 0 ? [] : reducedShape(shape, [d], keepDims: keepDims)
