@@ -218,6 +218,18 @@ final class GEMMTests: XCTestCase {
                                  "convkit_no_such_symbol", library.path)
     }
 
+    func testLibraryCandidatesFollowTheEnvironment() {
+        let variable = "CONVKIT_TEST_LIBRARY_\(getpid())"
+        defer { unsetenv(variable) }
+        XCTAssertEqual(NativeLibrary.candidates(environmentVariable: variable, defaults: ["liba.so", "libb.so"]), ["liba.so", "libb.so"])
+        setenv(variable, "  ", 1)
+        XCTAssertEqual(NativeLibrary.candidates(environmentVariable: variable, defaults: ["liba.so"]), ["liba.so"])
+        setenv(variable, "/opt/lib/libx.so", 1)
+        XCTAssertEqual(NativeLibrary.candidates(environmentVariable: variable, defaults: ["liba.so"]), ["/opt/lib/libx.so"])
+        setenv(variable, "None", 1)
+        XCTAssertNil(NativeLibrary.candidates(environmentVariable: variable, defaults: ["liba.so"]))
+    }
+
     func testNativeLibraryNamesEveryCandidateWhenNoneLoads() {
         assertThrowsConvKitError(try NativeLibrary.open(candidates: ["libconvkit-missing-a.so", "/nonexistent/libb.so"],
                                                         purpose: "CUDA driver"),

@@ -82,13 +82,11 @@ final class CBLAS: @unchecked Sendable {
 
     private static func performLoad() -> (library: CBLAS?, info: BLASInfo) {
         let environment = ProcessInfo.processInfo.environment
-        let requested = environment["CONVKIT_BLAS"].map { $0.trimmingCharacters(in: .whitespaces) }
         let threads = CPUBackend.shared.threadCount
-        if let requested, requested.lowercased() == "none" {
+        guard let candidates = NativeLibrary.candidates(environmentVariable: "CONVKIT_BLAS", defaults: defaultCandidates) else {
             return (nil, BLASInfo(libraryPath: nil, coreName: nil, threadCount: threads, coreTypeSetByConvKit: nil,
                                   fallbackReason: "CONVKIT_BLAS=none", searched: []))
         }
-        let candidates = (requested?.isEmpty == false) ? [requested!] : defaultCandidates
 
         // OpenBLAS picks its kernels when it is loaded, and 0.3.21 does not recognise some
         // current CPUs (falling back to SSE3 "Prescott" kernels, ~5x slower). Choose from the

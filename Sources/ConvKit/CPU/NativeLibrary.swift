@@ -63,6 +63,15 @@ public final class NativeLibrary: @unchecked Sendable {
         throw ConvKitError.device(message: "\(purpose) library not found (tried \(tried.isEmpty ? "nothing" : tried))")
     }
 
+    /// The candidates to search for a library that the user can redirect with an environment
+    /// variable: the variable's value (a path or name) when it is set and not empty, otherwise
+    /// `defaults`; `nil` when the variable is `none` (the user turned the library off).
+    public static func candidates(environmentVariable: String, defaults: [String]) -> [String]? {
+        guard let value = ProcessInfo.processInfo.environment[environmentVariable]?
+            .trimmingCharacters(in: .whitespaces), !value.isEmpty else { return defaults }
+        return value.lowercased() == "none" ? nil : [value]
+    }
+
     /// The address of `symbol`, or `nil` when the library does not export it.
     public func address(of symbol: String) -> UnsafeMutableRawPointer? {
         dlsym(handle, symbol)
