@@ -132,6 +132,10 @@ final class PoolingTests: XCTestCase {
         XCTAssertTrue(values[0].isNaN)
         XCTAssertEqual(values[1], 5)
         XCTAssertEqual(try idx.toIntArray(), [1, 2], "NaN wins; the first of tied maxima wins")
+        // -0 and 0 tie (PyTorch: indices [0, 2], values -0 and 0).
+        let zeros = try maxPool2dWithIndices(Tensor([-0.0, 0, 0, -0.0], shape: [1, 1, 4]), kernelSize: Size2d(1, 2))
+        XCTAssertEqual(try zeros.indices.toIntArray(), [0, 2])
+        XCTAssertEqual(try zeros.output.toArray().map { $0.sign }, [.minus, .plus])
         // Two NaNs in one window: PyTorch reports the last one scanned.
         let twoNaN = try maxPool2dWithIndices(Tensor([nan, 1, 2, nan], shape: [1, 2, 2]), kernelSize: 2)
         XCTAssertEqual(try twoNaN.indices.toIntArray(), [3])

@@ -112,6 +112,38 @@ extension CPUBackend {
     static func windowArgmax(best: UnsafePointer<Float>, row: UnsafePointer<Int32>, width: Int, firstRow: Int,
                              colFirst: UnsafePointer<Int>, colEnd: UnsafePointer<Int>, colStep: Int, count: Int,
                              output: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
+        var hasNaN = false
+        for iw in 0..<width where best[iw] != best[iw] { hasNaN = true; break }
+        if !hasNaN {
+            // No NaN: rank candidates by one integer key, larger value first, then earlier row
+            // (+0 turns -0 into 0 so that they tie, as PyTorch's comparison does). Branch-free.
+            @inline(__always) func key(_ v: Float, _ r: Int32) -> UInt64 {
+                let bits = (v + 0).bitPattern
+                let ordered = bits ^ (UInt32(bitPattern: Int32(bitPattern: bits) >> 31) | 0x8000_0000)
+                return UInt64(ordered) << 32 | UInt64(UInt32.max - UInt32(bitPattern: r))
+            }
+            let firstRowKey = Int32(truncatingIfNeeded: firstRow)
+            for ow in 0..<count {
+                let first = colFirst[ow], end = colEnd[ow]
+                guard first < end else {
+                    output[ow] = -.infinity
+                    indices[ow] = Int32(truncatingIfNeeded: firstRow * width + first)
+                    continue
+                }
+                var bestKey = key(-.infinity, firstRowKey), bestCol = first
+                var iw = first
+                while iw < end {
+                    let k = key(best[iw], row[iw])
+                    let take = k > bestKey
+                    bestKey = take ? k : bestKey
+                    bestCol = take ? iw : bestCol
+                    iw += colStep
+                }
+                output[ow] = best[bestCol]
+                indices[ow] = row[bestCol] &* Int32(truncatingIfNeeded: width) &+ Int32(truncatingIfNeeded: bestCol)
+            }
+            return
+        }
         for ow in 0..<count {
             var value = -Float.infinity
             var bestRow = firstRow, bestCol = colFirst[ow]
