@@ -17,10 +17,20 @@ import Foundation
 enum ImplicitGEMMConv {
     typealias Vector = SIMD8<Float>
 
+    #if CONVKIT_AVX2
     /// Rows of the micro-kernel's register tile (output channels, or input channels for dgrad).
-    static let tileRows = 4
+    /// AVX2+FMA builds (`-Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -D -Xswiftc CONVKIT_AVX2`,
+    /// as for the built-in SGEMM): 6×16, twelve 256-bit accumulators and fused multiply-adds.
+    static let tileRows = 6
     /// Columns of the micro-kernel's register tile (two 8-wide vectors).
     static let tileColumns = 16
+    #else
+    /// Rows of the micro-kernel's register tile. Baseline x86-64 (SSE, 16 registers, no FMA):
+    /// 4×8, eight 128-bit accumulators plus operands and a product temporary, without spills.
+    static let tileRows = 4
+    /// Columns of the micro-kernel's register tile (one 8-wide vector).
+    static let tileColumns = 8
+    #endif
     /// Pixels per tile of X̂ gathered at once (a multiple of `tileColumns`).
     static let pixelsPerTile = 96
     /// Longest reduction block: keeps one gathered `kBlock × tileColumns` strip in L1.
@@ -252,46 +262,80 @@ enum ImplicitGEMMConv {
         }
     }
 
-    /// `C[4×16] (+)= Σ_k a[k][0..<4] ⊗ b[k][0..<16]`: `a` packed (4 per k), `b` rows `ldb` apart,
-    /// `C` rows `ldc` apart; eight 8-wide accumulators stay in registers for the whole `kc` loop
-    /// (with the two B vectors, the broadcast and a product temporary: 12 of AVX's 16 registers).
+    #if CONVKIT_AVX2
+    /// `C[6×16] (+)= Σ_k a[k][0..<6] ⊗ b[k][0..<16]`: `a` packed (6 per k), `b` rows `ldb` apart,
+    /// `C` rows `ldc` apart; twelve 8-wide accumulators stay in registers for the whole `kc` loop.
     @inline(__always)
     static func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
                             _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
-        var c00 = Vector(), c01 = Vector()
-        var c10 = Vector(), c11 = Vector()
-        var c20 = Vector(), c21 = Vector()
-        var c30 = Vector(), c31 = Vector()
+        var c00 = Vector(), c01 = Vector(), c10 = Vector(), c11 = Vector(), c20 = Vector(), c21 = Vector()
+        var c30 = Vector(), c31 = Vector(), c40 = Vector(), c41 = Vector(), c50 = Vector(), c51 = Vector()
         var ap = a, bp = UnsafeRawPointer(b)
         let bStride = ldb * MemoryLayout<Float>.stride
         for _ in 0..<kc {
             let b0 = bp.loadUnaligned(as: Vector.self)
             let b1 = bp.loadUnaligned(fromByteOffset: 32, as: Vector.self)
-            // `x += a * b` (not addingProduct, which becomes a libm call per lane when the
-            // target lacks FMA): a vector multiply and add, contracted to FMA where allowed.
-            let a0 = Vector(repeating: ap[0])
-            c00 += a0 * b0; c01 += a0 * b1
-            let a1 = Vector(repeating: ap[1])
-            c10 += a1 * b0; c11 += a1 * b1
-            let a2 = Vector(repeating: ap[2])
-            c20 += a2 * b0; c21 += a2 * b1
-            let a3 = Vector(repeating: ap[3])
-            c30 += a3 * b0; c31 += a3 * b1
+            var x = Vector(repeating: ap[0])
+            c00.addProduct(x, b0); c01.addProduct(x, b1)
+            x = Vector(repeating: ap[1])
+            c10.addProduct(x, b0); c11.addProduct(x, b1)
+            x = Vector(repeating: ap[2])
+            c20.addProduct(x, b0); c21.addProduct(x, b1)
+            x = Vector(repeating: ap[3])
+            c30.addProduct(x, b0); c31.addProduct(x, b1)
+            x = Vector(repeating: ap[4])
+            c40.addProduct(x, b0); c41.addProduct(x, b1)
+            x = Vector(repeating: ap[5])
+            c50.addProduct(x, b0); c51.addProduct(x, b1)
+            ap += 6
+            bp += bStride
+        }
+        store(c, row: 0, ldc, accumulate, c00, c01); store(c, row: 1, ldc, accumulate, c10, c11)
+        store(c, row: 2, ldc, accumulate, c20, c21); store(c, row: 3, ldc, accumulate, c30, c31)
+        store(c, row: 4, ldc, accumulate, c40, c41); store(c, row: 5, ldc, accumulate, c50, c51)
+    }
+
+    @inline(__always)
+    private static func store(_ c: UnsafeMutablePointer<Float>, row: Int, _ ldc: Int, _ accumulate: Bool,
+                              _ v0: Vector, _ v1: Vector) {
+        let p = UnsafeMutableRawPointer(c + row * ldc)
+        if accumulate {
+            p.storeBytes(of: p.loadUnaligned(as: Vector.self) + v0, as: Vector.self)
+            p.storeBytes(of: p.loadUnaligned(fromByteOffset: 32, as: Vector.self) + v1, toByteOffset: 32, as: Vector.self)
+        } else {
+            p.storeBytes(of: v0, as: Vector.self)
+            p.storeBytes(of: v1, toByteOffset: 32, as: Vector.self)
+        }
+    }
+    #else
+    /// `C[4×8] (+)= Σ_k a[k][0..<4] ⊗ b[k][0..<8]`: `a` packed (4 per k), `b` rows `ldb` apart,
+    /// `C` rows `ldc` apart; the four 8-wide accumulators stay in registers for the whole `kc` loop.
+    /// `x += a * b`, not `addProduct`: without FMA hardware that becomes a libm call per lane.
+    @inline(__always)
+    static func microKernel(_ kc: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ ldb: Int,
+                            _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ accumulate: Bool) {
+        var c0 = Vector(), c1 = Vector(), c2 = Vector(), c3 = Vector()
+        var ap = a, bp = UnsafeRawPointer(b)
+        let bStride = ldb * MemoryLayout<Float>.stride
+        for _ in 0..<kc {
+            let bv = bp.loadUnaligned(as: Vector.self)
+            c0 += Vector(repeating: ap[0]) * bv
+            c1 += Vector(repeating: ap[1]) * bv
+            c2 += Vector(repeating: ap[2]) * bv
+            c3 += Vector(repeating: ap[3]) * bv
             ap += 4
             bp += bStride
         }
-        @inline(__always) func put(_ row: Int, _ v0: Vector, _ v1: Vector) {
-            let p = UnsafeMutableRawPointer(c + row * ldc)
-            if accumulate {
-                p.storeBytes(of: p.loadUnaligned(as: Vector.self) + v0, as: Vector.self)
-                p.storeBytes(of: p.loadUnaligned(fromByteOffset: 32, as: Vector.self) + v1, toByteOffset: 32, as: Vector.self)
-            } else {
-                p.storeBytes(of: v0, as: Vector.self)
-                p.storeBytes(of: v1, toByteOffset: 32, as: Vector.self)
-            }
-        }
-        put(0, c00, c01); put(1, c10, c11); put(2, c20, c21); put(3, c30, c31)
+        store(c, row: 0, ldc, accumulate, c0); store(c, row: 1, ldc, accumulate, c1)
+        store(c, row: 2, ldc, accumulate, c2); store(c, row: 3, ldc, accumulate, c3)
     }
+
+    @inline(__always)
+    private static func store(_ c: UnsafeMutablePointer<Float>, row: Int, _ ldc: Int, _ accumulate: Bool, _ v: Vector) {
+        let p = UnsafeMutableRawPointer(c + row * ldc)
+        p.storeBytes(of: accumulate ? p.loadUnaligned(as: Vector.self) + v : v, as: Vector.self)
+    }
+    #endif
 }
 
 /// Gathers tiles of X̂ (forward, weight gradient) or of dŶ (input gradient) from one image and
@@ -322,7 +366,7 @@ private struct ImageSource {
     }
 
     /// X̂ rows `k0 ..< k0+kCount` (k = (c, kh, kw)) over output pixels `pixel0 ..< +pixelCount`,
-    /// in strips of `tileColumns` pixels: entry `(kk, q)` at `dst[(q/16·kCount + kk)·16 + q%16]`,
+    /// in strips of `w = tileColumns` pixels: entry `(kk, q)` at `dst[(q/w·kCount + kk)·w + q%w]`,
     /// so the micro-kernel reads each strip contiguously. `row` is a `pixelsPerTile` staging row.
     func gatherForward(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
                        into dst: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
@@ -344,7 +388,7 @@ private struct ImageSource {
     }
 
     /// The X̂ entries for the weight gradient, pixel-major in strips of `tileColumns` columns:
-    /// entry `(q, kk)` at `dst[(kk/16·pixelCount + q)·16 + kk%16]`, zero past `kCount`.
+    /// entry `(q, kk)` at `dst[(kk/w·pixelCount + q)·w + kk%w]` (`w = tileColumns`), zero past `kCount`.
     func gatherTransposed(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
                           into dst: UnsafeMutablePointer<Float>, staging: UnsafeMutablePointer<Float>) {
         let width = ImplicitGEMMConv.tileColumns
@@ -421,8 +465,12 @@ private struct ImageSource {
         for s in 0..<strips {
             let from = UnsafeRawPointer(row + s * width)
             let to = UnsafeMutableRawPointer(dst + (s * kCount + kk) * width)
-            to.storeBytes(of: from.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-            to.storeBytes(of: from.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+            var offset = 0
+            while offset < width * MemoryLayout<Float>.stride {
+                to.storeBytes(of: from.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self), toByteOffset: offset,
+                              as: SIMD8<Float>.self)
+                offset += MemoryLayout<SIMD8<Float>>.stride
+            }
         }
     }
 
