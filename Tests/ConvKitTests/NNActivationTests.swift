@@ -27,7 +27,7 @@ final class NNActivationTests: XCTestCase {
     }
 
     func testDropoutMatchesReferenceMaskAndIsDeterministic() throws {
-        for (count, p) in [(1, 0.5), (7, 0.3), (1000, 0.5), (4097, 0.9), (33, 0.0)] as [(Int, Float)] {
+        for (count, p) in [(1, 0.5), (7, 0.3), (1000, 0.5), (4097, 0.9), (33, 0.0), (32, 0.5), (70_001, 0.25)] as [(Int, Float)] {
             let x = try Tensor(randomValues(count, seed: 5), shape: [count])
             let a = try dropout(x, p: p, seed: 1234), b = try dropout(x, p: p, seed: 1234)
             XCTAssertEqual(try a.toArray(), try b.toArray())

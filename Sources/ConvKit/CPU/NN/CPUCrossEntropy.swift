@@ -58,7 +58,7 @@ extension CPUBackend {
         for c in 0..<count where x[c * stride] > maximum { maximum = x[c * stride] }
         if maximum == -.infinity { return maximum }
         var sum: Float = 0
-        for c in 0..<count { sum += NNMath.exp(x[c * stride] - maximum) }
+        for c in 0..<count { sum += Foundation.exp(x[c * stride] - maximum) }
         return maximum + Foundation.log(sum)
     }
 
@@ -109,7 +109,7 @@ extension CPUBackend {
                         let wc = w?[c] ?? 1
                         if let dx {
                             let a = wc * ((1 - epsilon) * q[i] + smoothing)
-                            dx[i] = scale * (NNMath.exp(x[i] - lse) * coefficientSum - a)
+                            dx[i] = scale * (Foundation.exp(x[i] - lse) * coefficientSum - a)
                         }
                         if let dq { dq[i] = scale * (1 - epsilon) * wc * (lse - x[i]) }
                     }
@@ -125,14 +125,18 @@ extension CPUBackend {
                 let targetWeight = w?[t] ?? 1
                 let coefficientSum = (1 - epsilon) * targetWeight + smoothing * totalWeight
                 let scaledSum = scale * coefficientSum, scaledSmoothing = scale * smoothing
-                if inner == 1, let w {
-                    for c in 0..<classes { dx[base + c] = NNMath.exp(x[base + c] - lse) * scaledSum - scaledSmoothing * w[c] }
-                } else if inner == 1 {
-                    for c in 0..<classes { dx[base + c] = NNMath.exp(x[base + c] - lse) * scaledSum - scaledSmoothing }
+                if inner == 1 {
+                    let row = dx + base
+                    NNMath.storeExp(x + base, shift: lse, into: row, count: classes)
+                    if let w {
+                        for c in 0..<classes { row[c] = row[c] * scaledSum - scaledSmoothing * w[c] }
+                    } else {
+                        for c in 0..<classes { row[c] = row[c] * scaledSum - scaledSmoothing }
+                    }
                 } else {
                     for c in 0..<classes {
                         let i = base + c * inner
-                        dx[i] = NNMath.exp(x[i] - lse) * scaledSum - scaledSmoothing * (w?[c] ?? 1)
+                        dx[i] = Foundation.exp(x[i] - lse) * scaledSum - scaledSmoothing * (w?[c] ?? 1)
                     }
                 }
                 dx[base + t * inner] -= scale * (1 - epsilon) * targetWeight

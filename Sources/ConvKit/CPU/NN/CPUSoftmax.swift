@@ -32,15 +32,7 @@ extension CPUBackend {
                     for i in 0..<width where maxima[i] == -.infinity { maxima[i] = 0 }
                     for d in 0..<n {
                         let row = xs + d * inner, out = ys + d * inner
-                        if log {
-                            for i in 0..<width { sums[i] += NNMath.exp(row[i] - maxima[i]) }
-                        } else {
-                            for i in 0..<width {
-                                let e = NNMath.exp(row[i] - maxima[i])
-                                sums[i] += e
-                                out[i] = e
-                            }
-                        }
+                        NNMath.accumulateExp(row, shifts: maxima, sums: sums, into: log ? nil : out, count: width)
                     }
                     if log {
                         for i in 0..<width { sums[i] = maxima[i] + Foundation.log(sums[i]) }
@@ -86,7 +78,8 @@ extension CPUBackend {
                     let gr = g + r * n, yr = y + r * n, dr = dx + r * n
                     if log {
                         let total = NNMath.sum(gr, count: n)
-                        for d in 0..<n { dr[d] = gr[d] - NNMath.exp(yr[d]) * total }
+                        NNMath.storeExp(yr, shift: 0, into: dr, count: n)
+                        for d in 0..<n { dr[d] = gr[d] - dr[d] * total }
                     } else {
                         let total = NNMath.dot(gr, yr, count: n)
                         for d in 0..<n { dr[d] = yr[d] * (gr[d] - total) }
@@ -116,7 +109,8 @@ extension CPUBackend {
                     for d in 0..<n {
                         let gr = g + offset + d * inner, yr = y + offset + d * inner, dr = dx + offset + d * inner
                         if log {
-                            for i in 0..<width { dr[i] = gr[i] - NNMath.exp(yr[i]) * totals[i] }
+                            NNMath.storeExp(yr, shift: 0, into: dr, count: width)
+                            for i in 0..<width { dr[i] = gr[i] - dr[i] * totals[i] }
                         } else {
                             for i in 0..<width { dr[i] = yr[i] * (gr[i] - totals[i]) }
                         }

@@ -4,7 +4,11 @@
 /// `exp` is Cephes' `expf`: reduction by ln 2, a degree-6 polynomial (about 1 ulp), and the scale
 /// 2ⁿ applied in two halves so that results down to the subnormals are right; inf and NaN behave
 /// as `expf`. (The same algorithm as `ElementwiseCPU.exp`, kept here so the NN kernels have no
-/// dependency on the tensor kernels' internals.)
+/// dependency on the tensor kernels' internals.) Measured on this machine's baseline x86-64 build,
+/// the SIMD8 form is about 2× faster than libm's `expf` and the scalar form slower (LLVM does not
+/// vectorise it), so loops go through the SIMD8 helpers below and the scalar form only finishes
+/// their tails (keeping every element's result independent of its position); purely strided
+/// loops call libm.
 enum NNMath {
     private static let lowest: Float = -104, highest: Float = 88.72283
 
@@ -149,5 +153,35 @@ enum NNMath {
         var sum = lanes.sum()
         while i < count { sum += x[i]; i += 1 }
         return sum
+    }
+
+    /// `y[i] = exp(x[i] − shift)` for `count` contiguous values.
+    @inline(__always)
+    static func storeExp(_ x: UnsafePointer<Float>, shift: Float, into y: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            store(exp(load(x + i) - shift), y + i)
+            i += 8
+        }
+        while i < count { y[i] = exp(x[i] - shift); i += 1 }
+    }
+
+    /// Lane by lane: `e = exp(x[i] − shifts[i])`, `sums[i] += e`, and `y[i] = e` when `y` is given.
+    @inline(__always)
+    static func accumulateExp(_ x: UnsafePointer<Float>, shifts: UnsafePointer<Float>, sums: UnsafeMutablePointer<Float>,
+                              into y: UnsafeMutablePointer<Float>?, count: Int) {
+        var i = 0
+        while i + 8 <= count {
+            let e = exp(load(x + i) - load(shifts + i))
+            store(load(sums + i) + e, sums + i)
+            if let y { store(e, y + i) }
+            i += 8
+        }
+        while i < count {
+            let e = exp(x[i] - shifts[i])
+            sums[i] += e
+            y?[i] = e
+            i += 1
+        }
     }
 }
