@@ -64,11 +64,12 @@ final class PadTests: XCTestCase {
                 let (shape, pads) = randomCase(mode, rng: &rng)
                 let values = randomValues(shape.reduce(1, *), seed: UInt64(100 + trial))
                 let x = try Tensor(values, shape: shape, requiresGrad: true)
-                let y = try pad(x, pads, mode: mode, value: 0.25)
+                let value: Float = mode == .constant ? 0.25 : 0
+                let y = try pad(x, pads, mode: mode, value: value)
                 let upstream = randomValues(y.count, seed: UInt64(200 + trial))
                 try y.backward(gradient: Tensor(upstream, shape: y.shape))
                 let numeric = numericGradient(at: values.map(Double.init), upstream: upstream.map(Double.init)) {
-                    PoolingReference.pad($0, shape: shape, pads: pads, mode: mode, value: 0.25).values
+                    PoolingReference.pad($0, shape: shape, pads: pads, mode: mode, value: Double(value)).values
                 }
                 assertClose(try XCTUnwrap(x.grad).toArray(), numeric, tolerance: 1e-5, "\(mode) \(shape) \(pads)")
             }
@@ -144,5 +145,6 @@ final class PadTests: XCTestCase {
         assertThrowsConvKitError(try pad(Tensor.zeros([2, 0, 3, 3]), [1, 1, 1, 1], mode: .reflect), "pad", "non-empty", "[2, 0, 3, 3]")
         assertThrowsConvKitError(try pad(Tensor.zeros([2, 3, 3, 0]), [0, 0, 1, 1], mode: .replicate), "pad", "non-empty")
         assertThrowsConvKitError(try pad(Tensor(indices: [1, 2], shape: [1, 2]), [1, 1]), "pad", "float32")
+        assertThrowsConvKitError(try pad(x4, [1, 1, 1, 1], mode: .reflect, value: 1), "pad", "reflect", "fill value")
     }
 }

@@ -147,6 +147,14 @@ final class PoolingTests: XCTestCase {
         let empty = try maxPool2dWithIndices(Tensor([7], shape: [1, 1, 1, 1]), kernelSize: 2, padding: 1, dilation: 2)
         XCTAssertEqual(try empty.output.toArray(), [-.infinity])
         XCTAssertEqual(try empty.indices.toIntArray(), [2])
+        // Column windows whose taps all fall in the padding (dilation 2): -∞ with PyTorch's
+        // indices [1, 2]; they pass no gradient (PyTorch sends one to the cell its index names).
+        let dilated = try Tensor([1, 2], shape: [1, 1, 2, 1], requiresGrad: true)
+        let emptyWindows = try maxPool2dWithIndices(dilated, kernelSize: Size2d(1, 2), padding: Size2d(0, 1), dilation: Size2d(1, 2))
+        XCTAssertEqual(try emptyWindows.output.toArray(), [-.infinity, -.infinity])
+        XCTAssertEqual(try emptyWindows.indices.toIntArray(), [1, 2])
+        try emptyWindows.output.backward(gradient: Tensor.ones([1, 1, 2, 1]))
+        XCTAssertEqual(try XCTUnwrap(dilated.grad).toArray(), [0, 0])
         // Gradient of a NaN window goes to the NaN.
         let g = try Tensor([1, nan, 5, 5, 3, 2, 5, 0], shape: [1, 2, 4], requiresGrad: true)
         try maxPool2d(g, kernelSize: 2).backward(gradient: Tensor([10, 20], shape: [1, 1, 2]))
