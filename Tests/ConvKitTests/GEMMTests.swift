@@ -143,12 +143,12 @@ final class GEMMTests: XCTestCase {
         }
     }
 
-    /// A NaN or infinity in A reaches every column of its row even where B is zero; beta 0
-    /// means C's old NaNs do not.
+    /// A NaN or infinity in A reaches every column of its row even where B (or alpha) is zero;
+    /// beta 0 means C's old NaNs do not.
     func testNaNAndInfinityPropagateThroughZeroFactors() {
         for (transA, transB) in [(false, false), (true, true), (false, true), (true, false)] {
-            for (m, n, k) in [(4, 5, 3), (40, 50, 30)] {
-                var problem = Problem(transA: transA, transB: transB, m: m, n: n, k: k, seed: 77)
+            for (m, n, k, alpha) in [(4, 5, 3, Float(1)), (40, 50, 30, 1), (40, 50, 30, 0)] {
+                var problem = Problem(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, seed: 77)
                 for index in problem.b.indices { problem.b[index] = 0 }
                 let nanRow = 1, infRow = 2, column = k - 1
                 problem.a[transA ? column * problem.lda + nanRow : nanRow * problem.lda + column] = .nan

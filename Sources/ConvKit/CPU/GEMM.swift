@@ -7,7 +7,8 @@
 /// Runs on the CBLAS found at run time (see `BLASInfo.current`) or, without one, on the
 /// built-in packed, cache-blocked SIMD SGEMM below. BLAS semantics in both: when `beta` is 0,
 /// C is written without being read (a NaN there does not survive); every product of A and B is
-/// computed, so a NaN or infinity in A or B reaches C even where the other factor is 0.
+/// computed, so a NaN or infinity in A or B reaches C even where the other factor (or alpha)
+/// is 0.
 enum GEMM {
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                       alpha: Float, a: UnsafePointer<Float>, lda: Int,
@@ -22,7 +23,8 @@ enum GEMM {
         }
         precondition(lda >= (transA ? m : k) && ldb >= (transB ? k : n), "sgemm: lda/ldb smaller than a row")
         let limit = Int(Int32.max)
-        if let blas = CBLAS.shared, max(m, n, k, lda, ldb, ldc) <= limit {
+        // A CBLAS returns early when alpha is 0, which would drop NaNs of A and B: keep those here.
+        if alpha != 0, let blas = CBLAS.shared, max(m, n, k, lda, ldb, ldc) <= limit {
             blas.sgemm(CBLAS.rowMajor, transA ? CBLAS.transpose : CBLAS.noTranspose,
                        transB ? CBLAS.transpose : CBLAS.noTranspose,
                        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
