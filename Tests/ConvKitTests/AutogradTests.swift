@@ -65,6 +65,11 @@ final class AutogradTests: XCTestCase {
         try maximum(a, b).sum().backward()
         XCTAssertEqual(try a.grad!.toArray(), [0, 0.5, 1])
         XCTAssertEqual(try b.grad!.toArray(), [1, 0.5, 0])
+        // A NaN on either side sends the whole gradient to both operands, as in PyTorch.
+        let n = try Tensor([.nan, 1], requiresGrad: true), m = try Tensor([1, .nan], requiresGrad: true)
+        try maximum(n, m).sum().backward()
+        XCTAssertEqual(try n.grad!.toArray(), [1, 1])
+        XCTAssertEqual(try m.grad!.toArray(), [1, 1])
     }
 
     func testScalarOperatorGradients() throws {
@@ -145,6 +150,14 @@ final class AutogradTests: XCTestCase {
         let x = try Tensor([2, 5, 5, 1, 1, 1], shape: [2, 3], requiresGrad: true)
         try x.maxValues(dim: 1).backward(gradient: try Tensor([10, 20]))
         XCTAssertEqual(try x.grad!.toArray(), [0, 10, 0, 20, 0, 0])
+        // maxWithIndices: the same values and gradient, plus the positions.
+        let y = try Tensor([2, 5, 5, 1, 7, 1], shape: [2, 3], requiresGrad: true)
+        let (values, indices) = try y.maxWithIndices(dim: -1, keepDims: true)
+        XCTAssertEqual(values.shape, [2, 1])
+        XCTAssertEqual(try values.toArray(), [5, 7])
+        XCTAssertEqual(try indices.toIntArray(), [1, 1])
+        try values.sum().backward()
+        XCTAssertEqual(try y.grad!.toArray(), [0, 1, 0, 0, 1, 0])
     }
 
     func testMatmulGradients() throws {

@@ -53,9 +53,10 @@ final class TensorOpsTests: XCTestCase {
     }
 
     func testBinaryOpsOnLargerTensorsUseEveryPath() throws {
-        // Sizes above the parallel grain, with contiguous, scalar-row and strided inner loops.
+        // Sizes above the parallel grain, with contiguous, scalar-row and strided inner loops,
+        // and one long row split between threads.
         let cases: [([Int], [Int])] = [([140, 257], [140, 257]), ([140, 257], [257]), ([140, 257], [140, 1]),
-                                       ([1, 257], [140, 1]), ([2, 1, 64, 70], [5, 1, 70]), ([40_000], [])]
+                                       ([1, 257], [140, 1]), ([2, 1, 64, 70], [5, 1, 70]), ([40_000], []), ([70_000], [70_000])]
         for (i, (sa, sb)) in cases.enumerated() {
             let (a, da) = try TensorOpsFixtures.makeInput(sa, seed: UInt64(100 + i))
             let (b, db) = try TensorOpsFixtures.makeInput(sb, seed: UInt64(200 + i))

@@ -73,17 +73,25 @@ extension Tensor {
     /// Spelled `maxValues` rather than `max`: a `Tensor` member named `max` would hide Swift's
     /// global `max(_:_:)` inside `Tensor`'s own code (Core/Tensor.swift uses it).
     public func maxValues(dim: Int, keepDims: Bool = false) throws -> Tensor {
+        try maxWithIndices(dim: dim, keepDims: keepDims).values
+    }
+
+    /// The largest values along `dim` and their positions (int32), as `torch.max(x, dim)`.
+    /// NaN propagates (its first position is returned); the gradient of `values` goes to the
+    /// first maximum.
+    public func maxWithIndices(dim: Int, keepDims: Bool = false) throws -> (values: Tensor, indices: Tensor) {
         try TensorOps.requireFloat(self, "max")
         let (values, indices, outer, reduced, inner) = try maxAlong(dim, keepDims: keepDims, "max")
         let inputShape = shape
-        return Autograd.record(values, op: "max", inputs: [self]) { g in
+        let recorded = Autograd.record(values, op: "max", inputs: [self]) { g in
             let out = try Tensor.empty(inputShape, on: g.device)
             if out.count > 0 {
                 try backend(for: g.device).scatterAlongDim(g.storage, indices: indices.storage, into: out.storage,
-                                                   outer: outer, reduced: reduced, inner: inner)
+                                                           outer: outer, reduced: reduced, inner: inner)
             }
             return [out]
         }
+        return (recorded, indices)
     }
 
     /// The position (int32) of the largest value along `dim`, the first one when tied; NaN
