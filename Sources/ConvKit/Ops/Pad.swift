@@ -19,13 +19,13 @@ public enum PadMode: String, Hashable, Sendable, CaseIterable {
 /// (3-D or 4-D input) dimensions. Gradients flow back to `input` (cells copied several times
 /// receive the sum of their copies' gradients).
 ///
-/// Circular mode crops negative pads first and then repeats what is left periodically (PyTorch
+/// `value` is used by constant mode only (the other modes ignore it; PyTorch rejects a non-zero
+/// one). Circular mode crops negative pads first and then repeats what is left periodically (PyTorch
 /// does the same where its result is defined).
 ///
 /// - Throws: `ConvKitError.invalidArgument` (op `pad`) for an odd number of pads, too many pads
 ///   for the input's rank or mode, a reflect pad not smaller than its dimension, a circular pad
-///   larger than its dimension or a circular crop of the whole dimension, a non-zero `value` in a
-///   mode other than constant, an empty dimension in
+///   larger than its dimension or a circular crop of the whole dimension, an empty dimension in
 ///   reflect/replicate mode, or a result with a negative (constant, circular) or empty (reflect,
 ///   replicate) dimension.
 public func pad(_ input: Tensor, _ pads: [Int], mode: PadMode = .constant, value: Float = 0) throws -> Tensor {
@@ -78,7 +78,6 @@ public func pad(_ input: Tensor, _ pads: [Int], mode: PadMode = .constant, value
                           : result
     }
 
-    try require(value == 0, op, "\(mode) mode takes no fill value (got \(value)); only constant mode does")
     try require(pairs == 1 || pairs == 2, op,
                 "\(mode) padding covers the last 1 or 2 dimensions ([left, right] or [left, right, top, bottom]), got \(pads.count) pads")
     try require(rank == pairs + 1 || rank == pairs + 2, op,
