@@ -3,6 +3,7 @@ import Foundation
 /// The CPU NN kernels. Linear, ReLU and dropout are here; local response normalisation, softmax
 /// and cross-entropy are in `CPU/NN/`.
 extension CPUBackend: NNKernels {
+    /// The CPU implementation of `NNKernels.linearForward`.
     public func linearForward(input: Storage, weight: Storage, bias: Storage?, output: Storage,
                               batch: Int, inFeatures: Int, outFeatures: Int) throws {
         guard batch > 0, outFeatures > 0 else { return }
@@ -21,6 +22,7 @@ extension CPUBackend: NNKernels {
                    beta: 1, c: y, ldc: outFeatures)
     }
 
+    /// The CPU implementation of `NNKernels.linearBackward`.
     public func linearBackward(gradOutput: Storage, input: Storage, weight: Storage,
                                gradInput: Storage?, gradWeight: Storage?, gradBias: Storage?,
                                batch: Int, inFeatures: Int, outFeatures: Int) throws {
@@ -57,6 +59,7 @@ extension CPUBackend: NNKernels {
         }
     }
 
+    /// The CPU implementation of `NNKernels.reluForward`.
     public func reluForward(input: Storage, output: Storage, count: Int) throws {
         let x = input.floats, y = output.floats
         parallelFor(count, grain: 1 << 15) { range in
@@ -67,6 +70,7 @@ extension CPUBackend: NNKernels {
         }
     }
 
+    /// The CPU implementation of `NNKernels.reluBackward`.
     public func reluBackward(gradOutput: Storage, output: Storage, gradInput: Storage, count: Int) throws {
         let g = gradOutput.floats, y = output.floats, dx = gradInput.floats
         parallelFor(count, grain: 1 << 15) { range in
@@ -74,10 +78,12 @@ extension CPUBackend: NNKernels {
         }
     }
 
+    /// The CPU implementation of `NNKernels.dropoutForward`.
     public func dropoutForward(input: Storage, output: Storage, count: Int, p: Float, seed: UInt64) throws {
         applyDropoutMask(input.floats, output.floats, count: count, p: p, seed: seed)
     }
 
+    /// The CPU implementation of `NNKernels.dropoutBackward`.
     public func dropoutBackward(gradOutput: Storage, gradInput: Storage, count: Int, p: Float, seed: UInt64) throws {
         applyDropoutMask(gradOutput.floats, gradInput.floats, count: count, p: p, seed: seed)
     }

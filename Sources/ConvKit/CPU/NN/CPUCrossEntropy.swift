@@ -1,6 +1,7 @@
 import Foundation
 
 extension CPUBackend {
+    /// The CPU implementation of `NNKernels.crossEntropyForward`.
     public func crossEntropyForward(logits: Storage, target: Storage, weight: Storage?,
                                     rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
                                     parameters: CrossEntropyParameters) throws {
@@ -62,6 +63,7 @@ extension CPUBackend {
         return maximum + Foundation.log(sum)
     }
 
+    /// The CPU implementation of `NNKernels.crossEntropyReduce`.
     public func crossEntropyReduce(rowLosses: Storage, rowWeights: Storage, rows: Int,
                                    reduction: Reduction, output: Storage, normaliser: Storage?) throws {
         let losses = rowLosses.floats, weights = rowWeights.floats
@@ -78,6 +80,7 @@ extension CPUBackend {
         normaliser?.floats[0] = Float(weightSum)
     }
 
+    /// The CPU implementation of `NNKernels.crossEntropyBackward`.
     public func crossEntropyBackward(gradOutput: Storage, perRowGradient: Bool, normaliser: Storage?,
                                      logits: Storage, target: Storage, weight: Storage?, logSumExp: Storage,
                                      gradLogits: Storage?, gradTarget: Storage?,

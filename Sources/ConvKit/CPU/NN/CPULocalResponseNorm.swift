@@ -4,6 +4,7 @@ extension CPUBackend {
     /// Spatial positions handled together by one local-response-norm task (contiguous in memory).
     static let localResponseNormTile = 256
 
+    /// The CPU implementation of `NNKernels.localResponseNormForward`.
     public func localResponseNormForward(input: Storage, output: Storage, scale: Storage, layout: ReductionLayout,
                                          size: Int, alpha: Float, beta: Float, k: Float) throws {
         let x = input.floats, y = output.floats, s = scale.floats
@@ -35,6 +36,7 @@ extension CPUBackend {
         }
     }
 
+    /// The CPU implementation of `NNKernels.localResponseNormBackward`.
     public func localResponseNormBackward(gradOutput: Storage, input: Storage, scale: Storage, gradInput: Storage,
                                           layout: ReductionLayout, size: Int, alpha: Float, beta: Float) throws {
         let g = gradOutput.floats, x = input.floats, s = scale.floats, dx = gradInput.floats

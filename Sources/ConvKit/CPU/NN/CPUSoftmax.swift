@@ -5,6 +5,7 @@ extension CPUBackend {
     /// dimension is not the last one, so each pass over the dimension reads contiguous memory.
     static let softmaxInnerTile = 256
 
+    /// The CPU implementation of `NNKernels.softmaxForward`.
     public func softmaxForward(input: Storage, output: Storage, layout: ReductionLayout, log: Bool) throws {
         let x = input.floats, y = output.floats
         let (outer, n, inner) = (layout.outer, layout.dim, layout.inner)
@@ -67,6 +68,7 @@ extension CPUBackend {
         }
     }
 
+    /// The CPU implementation of `NNKernels.softmaxBackward`.
     public func softmaxBackward(gradOutput: Storage, output: Storage, gradInput: Storage,
                                 layout: ReductionLayout, log: Bool) throws {
         let g = gradOutput.floats, y = output.floats, dx = gradInput.floats
