@@ -35,20 +35,38 @@ enum TensorReference {
         return out
     }
 
-    /// Reads `x` (of `shape`) at an index of the broadcast shape `target`.
+    /// Calls `body` with every multi-index of `shape`, in row-major order.
+    static func forEachIndex(_ shape: [Int], _ body: ([Int]) -> Void) {
+        let n = count(shape)
+        var idx = [Int](repeating: 0, count: shape.count)
+        for _ in 0..<n {
+            body(idx)
+            var d = shape.count - 1
+            while d >= 0 {
+                idx[d] += 1
+                if idx[d] < shape[d] { break }
+                idx[d] = 0
+                d -= 1
+            }
+        }
+    }
+
+    /// Reads `x` (of `shape`) at `idx`, an index of a shape that `shape` broadcasts to.
     static func broadcastRead(_ x: [Double], _ shape: [Int], at idx: [Int]) -> Double {
         let lead = idx.count - shape.count
-        let own = shape.indices.map { shape[$0] == 1 ? 0 : idx[lead + $0] }
-        return x[flat(own, shape)]
+        var f = 0
+        for d in shape.indices { f = f * shape[d] + (shape[d] == 1 ? 0 : idx[lead + d]) }
+        return x[f]
     }
 
     /// `f(a, b)` elementwise with broadcasting.
     static func binary(_ a: [Double], _ aShape: [Int], _ b: [Double], _ bShape: [Int],
                        _ f: (Double, Double) -> Double) -> (values: [Double], shape: [Int]) {
         let shape = broadcastShape(aShape, bShape)!
-        let values = (0..<count(shape)).map { i -> Double in
-            let idx = index(i, shape)
-            return f(broadcastRead(a, aShape, at: idx), broadcastRead(b, bShape, at: idx))
+        var values: [Double] = []
+        values.reserveCapacity(count(shape))
+        forEachIndex(shape) { idx in
+            values.append(f(broadcastRead(a, aShape, at: idx), broadcastRead(b, bShape, at: idx)))
         }
         return (values, shape)
     }
@@ -100,10 +118,12 @@ enum TensorReference {
         var outShape = shape
         for d in dims { outShape[d] = 1 }
         var out = [Double](repeating: 0, count: count(outShape))
-        for i in 0..<x.count {
-            var idx = index(i, shape)
-            for d in dims { idx[d] = 0 }
-            out[flat(idx, outShape)] += x[i]
+        var i = 0
+        forEachIndex(shape) { idx in
+            var o = 0
+            for d in shape.indices { o = o * outShape[d] + (outShape[d] == 1 ? 0 : idx[d]) }
+            out[o] += x[i]
+            i += 1
         }
         return out
     }
