@@ -17,6 +17,7 @@ extension CPUBackend {
         }
     }
 
+    /// `PoolingKernels.avgPool2d`: one output row per task, PyTorch's divisor per window.
     public func avgPool2d(_ input: Storage, output: Storage, geometry g: Pool2dGeometry, divisor: AvgPoolDivisor) throws {
         let inH = g.inputHeight, inW = g.inputWidth, outH = g.outputHeight, outW = g.outputWidth
         let rows = AvgWindows(outputCount: outH, size: inH, kernel: g.kernel.h, stride: g.stride.h,
@@ -43,6 +44,7 @@ extension CPUBackend {
         }
     }
 
+    /// `PoolingKernels.avgPool2dBackward`: each input row gathers the shares of the windows over it.
     public func avgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry g: Pool2dGeometry,
                                   divisor: AvgPoolDivisor) throws {
         let inH = g.inputHeight, inW = g.inputWidth, outH = g.outputHeight, outW = g.outputWidth
@@ -81,6 +83,7 @@ extension CPUBackend {
         return start..<end
     }
 
+    /// `PoolingKernels.adaptiveAvgPool2d`: one output row per task.
     public func adaptiveAvgPool2d(_ input: Storage, output: Storage, geometry g: Pool2dGeometry) throws {
         let inH = g.inputHeight, inW = g.inputWidth, outH = g.outputHeight, outW = g.outputWidth
         let cols = (0..<outW).map { Self.adaptiveWindow($0, size: inW, outputCount: outW) }
@@ -103,6 +106,7 @@ extension CPUBackend {
         }
     }
 
+    /// `PoolingKernels.adaptiveAvgPool2dBackward`: a gather over the windows covering each cell.
     public func adaptiveAvgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry g: Pool2dGeometry) throws {
         let inH = g.inputHeight, inW = g.inputWidth, outH = g.outputHeight, outW = g.outputWidth
         let rowsOf = InverseIndexMap(outputCount: outH, inputCount: inH) { Self.adaptiveWindow($0, size: inH, outputCount: outH) }

@@ -2,6 +2,8 @@ extension CPUBackend {
     /// Rows per parallel chunk so that a chunk holds a few thousand output cells.
     static func rowGrain(_ width: Int) -> Int { Swift.max(1, 4096 / Swift.max(width, 1)) }
 
+    /// `PoolingKernels.maxPool2d`: per output row, a vectorised pass down the window rows, then
+    /// one across each window (values only, or values with PyTorch-ordered argmax).
     public func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, geometry g: Pool2dGeometry) throws {
         let inH = g.inputHeight, inW = g.inputWidth, outH = g.outputHeight, outW = g.outputWidth
         let kH = g.kernel.h, kW = g.kernel.w, sH = g.stride.h, sW = g.stride.w
@@ -165,6 +167,7 @@ extension CPUBackend {
         }
     }
 
+    /// `PoolingKernels.maxPool2dBackward`: each input row gathers from the windows over it.
     public func maxPool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
                                   geometry g: Pool2dGeometry) throws {
         let inH = g.inputHeight, inW = g.inputWidth, outH = g.outputHeight, outW = g.outputWidth
@@ -207,6 +210,7 @@ extension CPUBackend {
         }
     }
 
+    /// `PoolingKernels.maxUnpool2d`: checks every index first, then scatters plane by plane.
     public func maxUnpool2d(_ input: Storage, indices: Storage, output: Storage, geometry g: Pool2dGeometry) throws {
         let inPlane = g.inputPlaneSize, outPlane = g.outputPlaneSize
         let count = g.planes * inPlane
@@ -225,6 +229,7 @@ extension CPUBackend {
         }
     }
 
+    /// `PoolingKernels.maxUnpool2dBackward`: reads the output gradient at each index.
     public func maxUnpool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
                                     geometry g: Pool2dGeometry) throws {
         let inPlane = g.inputPlaneSize, outPlane = g.outputPlaneSize

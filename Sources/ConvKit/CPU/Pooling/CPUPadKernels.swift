@@ -25,6 +25,7 @@ extension CPUBackend {
         (0..<outputCount).map { Int32(padSourceIndex($0, size: size, before: before, after: after, mode: mode)) }
     }
 
+    /// `PoolingKernels.pad2d`: one output row per task, read through per-dimension source maps.
     public func pad2d(_ input: Storage, output: Storage, geometry g: PadGeometry) throws {
         let outH = g.outputHeight, outW = g.outputWidth, inH = g.inputHeight, inW = g.inputWidth
         let rowMap = Self.padSourceMap(outputCount: outH, size: inH, before: g.top, after: g.bottom, mode: g.mode)
@@ -52,6 +53,7 @@ extension CPUBackend {
         }
     }
 
+    /// `PoolingKernels.pad2dBackward`: each input row gathers the output rows copied from it.
     public func pad2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry g: PadGeometry) throws {
         let outH = g.outputHeight, outW = g.outputWidth, inH = g.inputHeight, inW = g.inputWidth
         let rowsOf = InverseIndexMap(
