@@ -124,6 +124,10 @@ final class AutogradTests: XCTestCase {
                            reference: { TensorReference.slice($0[0], [4, 7, 2], dim: 1, start: 1, end: 6, step: 2) })
         try TensorOpsFixtures.checkGradients([[2, 3], [2, 1], [2, 4]], seed: 75, { try cat($0, dim: 1) },
                            reference: { TensorReference.cat([($0[0], [2, 3]), ($0[1], [2, 1]), ($0[2], [2, 4])], dim: 1) })
+        let skipped = try Tensor.zeros([0], requiresGrad: true), kept = try Tensor([1, 2], shape: [1, 2], requiresGrad: true)
+        try cat([kept, skipped], dim: 1).sum().backward()
+        XCTAssertEqual(skipped.grad?.shape, [0])
+        XCTAssertEqual(try kept.grad!.toArray(), [1, 1])
         // A slice used twice and a concatenation of the same tensor: gradients add.
         try TensorOpsFixtures.checkGradients([[5]], seed: 76, { x in try cat([x[0], x[0].slice(dim: 0, start: 1, end: 3)], dim: 0) },
                            reference: { x in x[0] + Array(x[0][1..<3]) })

@@ -266,10 +266,14 @@ final class TensorOpsTests: XCTestCase {
         XCTAssertEqual(try cat([a, b], dim: 1).shape, [2, 7])
         assertThrowsConvKitError(try cat([a, b], dim: 0), "cat", "dimension 1", "[2, 3]", "[2, 4]")
         assertThrowsConvKitError(try cat([]), "cat", "non-empty")
-        assertThrowsConvKitError(try cat([a, try Tensor.zeros([2])]), "cat", "same number of dimensions")
+        assertThrowsConvKitError(try cat([a, try Tensor.zeros([2])]), "cat", "same number of dimensions", "[2, 3]", "[2]")
         assertThrowsConvKitError(try cat([a, a], dim: 2), "cat", "out of range")
         assertThrowsConvKitError(try cat([try Tensor([1]), try Tensor(indices: [1])]), "cat", "int32")
         assertThrowsConvKitError(try cat([try Tensor(scalar: 1)]), "cat", "zero-dimensional")
+        // 1-D empty tensors are skipped, as in PyTorch.
+        let empty = try Tensor.zeros([0])
+        XCTAssertEqual(try cat([a, empty, a], dim: 1).shape, [2, 6])
+        XCTAssertEqual(try cat([empty, empty]).shape, [0])
     }
 
     // MARK: Reductions

@@ -174,16 +174,24 @@ extension Tensor {
 }
 
 /// Joins tensors along `dim` (as `torch.cat`); all must have the same rank, dtype and device and
-/// equal sizes in every other dimension.
+/// equal sizes in every other dimension. As in PyTorch, 1-D empty tensors (shape `[0]`) are
+/// skipped whatever the others' rank.
 public func cat(_ tensors: [Tensor], dim: Int = 0) throws -> Tensor {
-    guard let first = tensors.first else {
+    guard !tensors.isEmpty else {
         throw ConvKitError.invalidArgument(op: "cat", message: "expected a non-empty list of tensors")
+    }
+    try TensorOps.requireSameDevice(tensors, "cat")
+    let parts = tensors.filter { $0.shape != [0] }
+    guard let first = parts.first else {
+        try require(tensors.allSatisfy { $0.dtype == tensors[0].dtype }, "cat", "tensors have different dtypes")
+        let out = try Tensor.empty([0], dtype: tensors[0].dtype, on: tensors[0].device)
+        return Autograd.record(out, op: "cat", inputs: tensors) { g in tensors.map { _ in g } }
     }
     try require(first.rank > 0, "cat", "zero-dimensional tensor (shape \(first.shape)) cannot be concatenated")
     let d = try TensorOps.normalizeDim(dim, rank: first.rank, "cat")
-    try TensorOps.requireSameDevice(tensors, "cat")
     for (i, t) in tensors.enumerated() {
-        try require(t.dtype == first.dtype, "cat", "tensor \(i) is \(t.dtype) but tensor 0 is \(first.dtype)")
+        try require(t.dtype == first.dtype, "cat", "tensor \(i) is \(t.dtype) but the first is \(first.dtype)")
+        if t.shape == [0] { continue }
         try require(t.rank == first.rank, "cat",
                     "tensors must have the same number of dimensions: got shapes \(first.shape) and \(t.shape) (tensor \(i))")
         for k in 0..<first.rank where k != d {
@@ -192,19 +200,22 @@ public func cat(_ tensors: [Tensor], dim: Int = 0) throws -> Tensor {
         }
     }
     var outShape = first.shape
-    outShape[d] = tensors.reduce(0) { $0 + $1.shape[d] }
+    outShape[d] = parts.reduce(0) { $0 + $1.shape[d] }
     let out = try Tensor.empty(outShape, dtype: first.dtype, on: first.device)
     let outStrides = TensorOps.contiguousStrides(outShape)
     var starts: [Int] = []
     var position = 0
     for t in tensors {
         starts.append(position)
+        if t.shape == [0] { continue }
         try TensorOps.scatterStrided(t, into: out, offset: position * outStrides[d], strides: outStrides)
         position += t.shape[d]
     }
     return Autograd.record(out, op: "cat", inputs: tensors) { g in
         try zip(tensors, starts).map { t, start in
-            t.requiresGrad ? try g.slice(dim: d, start: start, end: start + t.shape[d]) : nil
+            guard t.requiresGrad else { return nil }
+            if t.shape == [0] { return try Tensor.empty([0], on: g.device) }
+            return try g.slice(dim: d, start: start, end: start + t.shape[d])
         }
     }
 }
