@@ -145,5 +145,8 @@ final class PadTests: XCTestCase {
         assertThrowsConvKitError(try pad(Tensor.zeros([2, 0, 3, 3]), [1, 1, 1, 1], mode: .reflect), "pad", "non-empty", "[2, 0, 3, 3]")
         assertThrowsConvKitError(try pad(Tensor.zeros([2, 3, 3, 0]), [0, 0, 1, 1], mode: .replicate), "pad", "non-empty")
         assertThrowsConvKitError(try pad(Tensor(indices: [1, 2], shape: [1, 2]), [1, 1]), "pad", "float32")
+        assertThrowsConvKitError(try pad(x4, [Int.max, 0]), "pad", "too large")
+        assertThrowsConvKitError(try pad(x4, [0, 0, 1 << 30, 1 << 30], mode: .replicate), "too large")
+        XCTAssertEqual(try pad(Tensor.zeros([0, 3]), [1 << 30, 1 << 30]).shape, [0, (1 << 31) + 3])
     }
 }

@@ -344,6 +344,21 @@ final class PoolingTests: XCTestCase {
         assertThrowsConvKitError(try maxPool2d(Tensor(indices: [1, 2, 3, 4], shape: [1, 2, 2]), kernelSize: 2), "maxPool2d", "float32")
         assertThrowsConvKitError(try maxPool2dWithIndices(x, kernelSize: 0), "maxPool2dWithIndices", "kernelSize")
         XCTAssertEqual(try maxPool2d(Tensor.zeros([0, 3, 5, 5]), kernelSize: 2).shape, [0, 3, 2, 2])
+        // Huge arguments are answered with errors, not overflow traps.
+        assertThrowsConvKitError(try maxPool2d(x, kernelSize: Size2d(Int.max), dilation: 4), "maxPool2d", "at most")
+        // A huge window with huge padding covers the whole plane in one step (no tap loops).
+        let whole = try maxPool2dWithIndices(x, kernelSize: Size2d(1 << 30), padding: Size2d(1 << 29), ceilMode: true)
+        XCTAssertEqual(whole.output.shape, [2, 3, 1, 1])
+        let planes = try x.toArray()
+        XCTAssertEqual(try whole.output.toArray(), (0..<6).map { p in planes[(p * 35)..<((p + 1) * 35)].max()! })
+        let wholeGrad = try Tensor(planes, shape: x.shape, requiresGrad: true)
+        try maxPool2d(wholeGrad, kernelSize: Size2d(1 << 30), padding: Size2d(1 << 29)).backward(gradient: Tensor.ones([2, 3, 1, 1]))
+        XCTAssertEqual(try XCTUnwrap(wholeGrad.grad).toArray().reduce(0, +), 6)
+        assertThrowsConvKitError(try avgPool2d(x, kernelSize: 2, stride: Size2d(Int.max)), "avgPool2d", "at most")
+        assertThrowsConvKitError(try maxUnpool2d(x, indices: Tensor(indices: [Int32](repeating: 0, count: 210), shape: [2, 3, 5, 7]),
+                                             kernelSize: Size2d(1 << 30)), "maxUnpool2d", "too large")
+        assertThrowsConvKitError(try maxUnpool2d(x, indices: Tensor(indices: [Int32](repeating: 0, count: 210), shape: [2, 3, 5, 7]),
+                                             kernelSize: 2, outputSize: [Int.max, 5]), "maxUnpool2d", "outputSize")
 
         assertThrowsConvKitError(try avgPool2d(x, kernelSize: 3, padding: 2), "avgPool2d", "padding", "half")
         assertThrowsConvKitError(try avgPool2d(x, kernelSize: 3, divisorOverride: 0), "avgPool2d", "divisorOverride")

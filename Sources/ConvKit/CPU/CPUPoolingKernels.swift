@@ -40,7 +40,11 @@ struct InverseIndexMap {
     /// for `k` in `0..<kernel`.
     init(windows outputCount: Int, inputCount: Int, kernel: Int, stride: Int, padding: Int, dilation: Int) {
         self.init(outputCount: outputCount, inputCount: inputCount) { o in
-            (0..<kernel).lazy.map { o * stride - padding + $0 * dilation }
+            // Only the taps that land inside the input (the kernel may be far larger).
+            let start = o * stride - padding
+            let firstTap = start >= 0 ? 0 : (-start + dilation - 1) / dilation
+            let lastTap = start > inputCount - 1 ? -1 : Swift.min(kernel - 1, (inputCount - 1 - start) / dilation)
+            return (firstTap..<Swift.max(firstTap, lastTap + 1)).lazy.map { start + $0 * dilation }
         }
     }
 

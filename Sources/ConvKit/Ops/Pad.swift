@@ -32,6 +32,7 @@ public func pad(_ input: Tensor, _ pads: [Int], mode: PadMode = .constant, value
     let op = "pad", shape = input.shape, rank = input.rank
     try require(input.dtype == .float32, op, "input must be float32, got \(input.dtype)")
     try require(pads.count % 2 == 0, op, "padding length must be divisible by 2, got \(pads.count) pads")
+    try require(pads.allSatisfy { abs($0) <= Int(Int32.max) }, op, "pads \(pads) are too large")
     let pairs = pads.count / 2
     func pair(_ k: Int) -> (before: Int, after: Int) { (pads[2 * k], pads[2 * k + 1]) }
     func describe(_ k: Int) -> String { "(\(pads[2 * k]), \(pads[2 * k + 1]))" }

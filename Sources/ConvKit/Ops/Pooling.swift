@@ -32,6 +32,10 @@ private func resolvePool2d(_ input: Tensor, _ op: String, kernelSize: Size2d, st
     try require(stride.h > 0 && stride.w > 0, op, "stride must be positive, got \(stride)")
     try require(dilation.h > 0 && dilation.w > 0, op, "dilation must be positive, got \(dilation)")
     try require(padding.h >= 0 && padding.w >= 0, op, "padding must be non-negative, got \(padding)")
+    let limit = Int(Int32.max)
+    try require(kernelSize.h <= limit && kernelSize.w <= limit && stride.h <= limit && stride.w <= limit
+                && dilation.h <= limit && dilation.w <= limit, op,
+                "kernelSize \(kernelSize), stride \(stride) and dilation \(dilation) must be at most \(limit)")
     try require(padding.h <= kernelSize.h / 2 && padding.w <= kernelSize.w / 2, op,
                 "padding \(padding) must be at most half of kernelSize \(kernelSize)")
     let outH = pooledOutputSize(height, kernel: kernelSize.h, stride: stride.h, padding: padding.h,
@@ -176,6 +180,9 @@ public func maxUnpool2d(_ input: Tensor, indices: Tensor, kernelSize: Size2d, st
     try require(kernelSize.h > 0 && kernelSize.w > 0, op, "kernelSize must be positive, got \(kernelSize)")
     try require(stride.h > 0 && stride.w > 0, op, "stride must be positive, got \(stride)")
     try require(padding.h >= 0 && padding.w >= 0, op, "padding must be non-negative, got \(padding)")
+    let limit = Int(Int32.max)
+    try require([kernelSize.h, kernelSize.w, stride.h, stride.w, padding.h, padding.w].allSatisfy { $0 <= limit }, op,
+                "kernelSize \(kernelSize), stride \(stride) and padding \(padding) must be at most \(limit)")
     let defaultH = (height - 1) * stride.h - 2 * padding.h + kernelSize.h
     let defaultW = (width - 1) * stride.w - 2 * padding.w + kernelSize.w
     var outH = defaultH, outW = defaultW
@@ -183,13 +190,15 @@ public func maxUnpool2d(_ input: Tensor, indices: Tensor, kernelSize: Size2d, st
         try require(outputSize.count == 2 || outputSize.count == 4, op,
                     "outputSize must have 2 ([h, w]) or 4 ([n, c, h, w]) elements, got \(outputSize)")
         outH = outputSize[outputSize.count - 2]; outW = outputSize[outputSize.count - 1]
+        try require(outH <= 2 * limit && outW <= 2 * limit, op, "outputSize \(outputSize) is too large")
         for (name, size, natural, step) in [("height", outH, defaultH, stride.h), ("width", outW, defaultW, stride.w)] {
             try require(size > natural - step && size < natural + step, op,
                         "outputSize \(outputSize): \(name) \(size) must be strictly between \(natural - step) and \(natural + step)")
         }
     }
     try require(outH > 0 && outW > 0, op, "output size would be \(outH)x\(outW) for input \(input.shape) (kernelSize \(kernelSize), stride \(stride), padding \(padding))")
-    try require(outH * outW <= Int(Int32.max), op, "an output plane of \(outH)x\(outW) is too large for int32 indices")
+    let (planeSize, overflow) = outH.multipliedReportingOverflow(by: outW)
+    try require(!overflow && planeSize <= limit, op, "an output plane of \(outH)x\(outW) is too large for int32 indices")
     let geometry = Pool2dGeometry(planes: planes, inputHeight: height, inputWidth: width, outputHeight: outH,
                                   outputWidth: outW, kernel: kernelSize, stride: stride, padding: padding)
     let device = input.device, inputShape = input.shape

@@ -92,8 +92,8 @@ enum PoolingReference {
             for oh in 0..<outH {
                 for ow in 0..<outW {
                     var firstRow = oh * stride.h - padding.h, firstCol = ow * stride.w - padding.w
-                    while firstRow < 0 { firstRow += dilation.h }
-                    while firstCol < 0 { firstCol += dilation.w }
+                    if firstRow < 0 { firstRow += (-firstRow + dilation.h - 1) / dilation.h * dilation.h }
+                    if firstCol < 0 { firstCol += (-firstCol + dilation.w - 1) / dilation.w * dilation.w }
                     var best = -Double.infinity, bestIndex = firstRow * w + firstCol
                     for kh in 0..<kernel.h {
                         for kw in 0..<kernel.w {

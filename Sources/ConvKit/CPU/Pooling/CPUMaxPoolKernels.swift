@@ -14,7 +14,7 @@ extension CPUBackend {
         for ow in 0..<outW {
             var first = ow * sW - pW
             colEnd[ow] = Swift.min(first + (kW - 1) * dW + 1, inW)
-            while first < 0 { first += dW }
+            first = Self.firstTapInside(first, dilation: dW)
             colFirst[ow] = first
         }
         let x = UnsafePointer(input.floats), y = output.floats
@@ -29,7 +29,7 @@ extension CPUBackend {
                             let plane = r / outH, oh = r - plane * outH
                             var rowFirst = oh * sH - pH
                             let rowEnd = Swift.min(rowFirst + (kH - 1) * dH + 1, inH)
-                            while rowFirst < 0 { rowFirst += dH }
+                            rowFirst = Self.firstTapInside(rowFirst, dilation: dH)
                             Self.columnArgmax(x + plane * inH * inW, width: inW, rows: stride(from: rowFirst, to: rowEnd, by: dH),
                                               first: rowFirst, best: columnBest, row: columnRow)
                             Self.windowArgmax(best: columnBest, row: columnRow, width: inW, firstRow: rowFirst,
@@ -46,7 +46,7 @@ extension CPUBackend {
                         let plane = r / outH, oh = r - plane * outH
                         var rowFirst = oh * sH - pH
                         let rowEnd = Swift.min(rowFirst + (kH - 1) * dH + 1, inH)
-                        while rowFirst < 0 { rowFirst += dH }
+                        rowFirst = Self.firstTapInside(rowFirst, dilation: dH)
                         let src = x + plane * inH * inW, dst = y + r * outW
                         columnMax.update(repeating: -.infinity, count: inW)
                         var ih = rowFirst
@@ -167,6 +167,13 @@ extension CPUBackend {
         }
     }
 
+    /// A window's first tap at or after 0, stepping by the dilation from `start` (PyTorch's
+    /// `while (start < 0) start += dilation`, in one step).
+    @inline(__always)
+    static func firstTapInside(_ start: Int, dilation: Int) -> Int {
+        start >= 0 ? start : start + (-start + dilation - 1) / dilation * dilation
+    }
+
     /// `PoolingKernels.maxPool2dBackward`: each input row gathers from the windows over it.
     public func maxPool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
                                   geometry g: Pool2dGeometry) throws {
@@ -176,7 +183,9 @@ extension CPUBackend {
         // A column window whose taps all fall in the padding (dilation) has a -∞ result and an
         // index outside it; it passes no gradient.
         let emptyColumns = (0..<outW).filter { ow in
-            !(0..<g.kernel.w).contains { k in (0..<inW).contains(ow * g.stride.w - g.padding.w + k * g.dilation.w) }
+            let start = ow * g.stride.w - g.padding.w
+            let end = Swift.min(start + (g.kernel.w - 1) * g.dilation.w + 1, inW)
+            return Self.firstTapInside(start, dilation: g.dilation.w) >= end
         }
         let skippedColumns = Set(emptyColumns)
         let dy = UnsafePointer(gradOutput.floats), argmax = UnsafePointer(indices.ints), dx = gradInput.floats

@@ -27,6 +27,7 @@ extension CPUBackend {
 
     /// `PoolingKernels.pad2d`: one output row per task, read through per-dimension source maps.
     public func pad2d(_ input: Storage, output: Storage, geometry g: PadGeometry) throws {
+        guard g.planes > 0 && g.outputHeight > 0 && g.outputWidth > 0 else { return }
         let outH = g.outputHeight, outW = g.outputWidth, inH = g.inputHeight, inW = g.inputWidth
         let rowMap = Self.padSourceMap(outputCount: outH, size: inH, before: g.top, after: g.bottom, mode: g.mode)
         let colMap = Self.padSourceMap(outputCount: outW, size: inW, before: g.left, after: g.right, mode: g.mode)
@@ -55,6 +56,7 @@ extension CPUBackend {
 
     /// `PoolingKernels.pad2dBackward`: each input row gathers the output rows copied from it.
     public func pad2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry g: PadGeometry) throws {
+        guard g.planes > 0 && g.inputHeight > 0 && g.inputWidth > 0 else { return }
         let outH = g.outputHeight, outW = g.outputWidth, inH = g.inputHeight, inW = g.inputWidth
         let rowsOf = InverseIndexMap(
             forward: Self.padSourceMap(outputCount: outH, size: inH, before: g.top, after: g.bottom, mode: g.mode),
