@@ -4,6 +4,7 @@ import Foundation
 private let elementwiseGrain = ElementwiseCPU.grain
 
 extension CPUBackend: TensorKernels {
+    /// Broadcast elementwise op; loops specialised per op, rows split across cores.
     public func binary(_ op: BinaryOp, _ a: Storage, strides aStrides: [Int], _ b: Storage, strides bStrides: [Int],
                        into out: Storage, shape: [Int]) throws {
         let pa = UnsafePointer(a.floats), pb = UnsafePointer(b.floats), po = out.floats
@@ -18,6 +19,7 @@ extension CPUBackend: TensorKernels {
         }
     }
 
+    /// Elementwise op; exp and log are computed inline so the loops vectorise.
     public func unary(_ op: UnaryOp, _ input: Storage, into out: Storage, count: Int) throws {
         let x = UnsafePointer(input.floats), y = out.floats
         typealias E = ElementwiseCPU
@@ -40,6 +42,7 @@ extension CPUBackend: TensorKernels {
         }
     }
 
+    /// Sums with 32 partial sums per row (inner = 1) or by adding whole rows (inner > 1).
     public func reduceSum(_ input: Storage, into out: Storage, outer: Int, reduced: Int, inner: Int) throws {
         let x = UnsafePointer(input.floats), y = out.floats
         guard outer > 0, inner > 0 else { return }
@@ -105,6 +108,7 @@ extension CPUBackend: TensorKernels {
         return ((s0 + s1) + (s2 + s3)).sum() + tail
     }
 
+    /// Maximum and its first position; NaN wins and stops the scan.
     public func reduceMax(_ input: Storage, values: Storage, indices: Storage, outer: Int, reduced: Int, inner: Int) throws {
         let x = UnsafePointer(input.floats), v = values.floats, ix = indices.ints
         guard outer > 0, inner > 0, reduced > 0 else { return }
@@ -149,6 +153,7 @@ extension CPUBackend: TensorKernels {
         }
     }
 
+    /// Zero-fills `out`, then writes each source value at its recorded position.
     public func scatterAlongDim(_ source: Storage, indices: Storage, into out: Storage, outer: Int, reduced: Int, inner: Int) throws {
         let s = UnsafePointer(source.floats), ix = UnsafePointer(indices.ints), y = out.floats
         let total = outer * reduced * inner
@@ -163,6 +168,7 @@ extension CPUBackend: TensorKernels {
         }
     }
 
+    /// Row copies (memcpy when both sides are contiguous), broadcast fills, and 32×32 tiles for transposes.
     public func copyStrided(from source: Storage, offset sourceOffset: Int, strides sourceStrides: [Int],
                             to destination: Storage, offset destinationOffset: Int, strides destinationStrides: [Int],
                             shape: [Int]) throws {
@@ -201,6 +207,7 @@ extension CPUBackend: TensorKernels {
         }
     }
 
+    /// One `GEMM.sgemm` per batch entry (zero-filled when k is 0).
     public func batchedMatmul(_ a: Storage, _ b: Storage, into c: Storage, batch: Int, m: Int, n: Int, k: Int,
                               transposeA: Bool, transposeB: Bool, aBatchStride: Int, bBatchStride: Int) throws {
         let pa = UnsafePointer(a.floats), pb = UnsafePointer(b.floats), pc = c.floats
