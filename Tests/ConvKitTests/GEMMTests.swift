@@ -230,6 +230,16 @@ final class GEMMTests: XCTestCase {
         XCTAssertNil(NativeLibrary.candidates(environmentVariable: variable, defaults: ["liba.so"]))
     }
 
+    func testNativeLibrarySkipsCandidatesWithoutTheRequiredSymbol() throws {
+        // dlsym also searches a library's dependencies: libc does not depend on libm.
+        let library = try NativeLibrary.open(candidates: ["libc.so.6", "libm.so.6"], purpose: "math",
+                                             requiredSymbol: "cosh")
+        XCTAssertEqual(library.name, "libm.so.6")
+        XCTAssertEqual(library.attempts.first?.failure, "loaded, but has no symbol cosh")
+        assertThrowsConvKitError(try NativeLibrary.open(candidates: ["libm.so.6"], purpose: "CBLAS", requiredSymbol: "cblas_sgemm"),
+                                 "CBLAS library not found", "libm.so.6", "no symbol cblas_sgemm")
+    }
+
     func testNativeLibraryNamesEveryCandidateWhenNoneLoads() {
         assertThrowsConvKitError(try NativeLibrary.open(candidates: ["libconvkit-missing-a.so", "/nonexistent/libb.so"],
                                                         purpose: "CUDA driver"),

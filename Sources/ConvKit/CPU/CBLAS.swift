@@ -99,7 +99,7 @@ final class CBLAS: @unchecked Sendable {
 
         let library: NativeLibrary
         do {
-            library = try NativeLibrary.open(candidates: candidates, purpose: "CBLAS")
+            library = try NativeLibrary.open(candidates: candidates, purpose: "CBLAS", requiredSymbol: "cblas_sgemm")
         } catch {
             let reason: String
             if case let ConvKitError.device(message) = error { reason = message } else { reason = "\(error)" }

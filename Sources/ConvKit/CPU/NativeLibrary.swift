@@ -46,12 +46,20 @@ public final class NativeLibrary: @unchecked Sendable {
     ///   - purpose: what the library is for, used in the error message (e.g. "CBLAS").
     ///   - global: `RTLD_GLOBAL` instead of `RTLD_LOCAL` (for libraries whose symbols other
     ///     libraries must see).
+    ///   - requiredSymbol: when given, a candidate that loads but does not export this symbol
+    ///     (e.g. a BLAS without the CBLAS interface) counts as a failure and the search goes on.
     /// - Throws: `ConvKitError.device` listing every candidate and why it failed.
-    public static func open(candidates: [String], purpose: String, global: Bool = false) throws -> NativeLibrary {
+    public static func open(candidates: [String], purpose: String, global: Bool = false,
+                            requiredSymbol: String? = nil) throws -> NativeLibrary {
         var attempts: [Attempt] = []
         for candidate in candidates {
             _ = dlerror()
             if let handle = dlopen(candidate, RTLD_NOW | (global ? RTLD_GLOBAL : RTLD_LOCAL)) {
+                if let requiredSymbol, dlsym(handle, requiredSymbol) == nil {
+                    // Left open: dlclose is not reliable for libraries that start threads.
+                    attempts.append(Attempt(candidate: candidate, failure: "loaded, but has no symbol \(requiredSymbol)"))
+                    continue
+                }
                 attempts.append(Attempt(candidate: candidate, failure: nil))
                 return NativeLibrary(name: candidate, path: resolvedPath(of: handle) ?? candidate,
                                      attempts: attempts, handle: handle)
