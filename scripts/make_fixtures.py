@@ -109,7 +109,7 @@ def pad_pool_cases():
     x = torch.randn(2, 3, 6, 7)
     for mode in ("constant", "reflect", "replicate", "circular"):
         for j, pads in enumerate(([1, 2, 3, 1], [0, 3, 2, 0], [2, 2])):
-            args = dict(pads=pads, mode=mode, value=0.5)
+            args = dict(pads=pads, mode=mode, value=0.5 if mode == "constant" else 0.0)
             # PyTorch pads only the last dimension of 2-D/3-D inputs in the non-constant modes.
             w.case(f"pad_{mode}{j}", args, dict(x=x if len(pads) == 4 else x[0]),
                    lambda x, p=pads, m=mode: F.pad(x, p, mode=m, value=0.5) if m == "constant" else F.pad(x, p, mode=m),

@@ -19,12 +19,12 @@ public enum PadMode: String, Hashable, Sendable, CaseIterable {
 /// (3-D or 4-D input) dimensions. Gradients flow back to `input` (cells copied several times
 /// receive the sum of their copies' gradients).
 ///
-/// `value` is used by constant mode only (the other modes ignore it; PyTorch rejects a non-zero
-/// one). Circular mode crops negative pads first and then repeats what is left periodically (PyTorch
+/// `value` is used by constant mode only; a non-zero `value` with another mode is an error, as
+/// in PyTorch. Circular mode crops negative pads first and then repeats what is left periodically (PyTorch
 /// does the same where its result is defined).
 ///
 /// - Throws: `ConvKitError.invalidArgument` (op `pad`) for an odd number of pads, too many pads
-///   for the input's rank or mode, a reflect pad not smaller than its dimension, a circular pad
+///   for the input's rank or mode, a non-zero `value` outside constant mode, a reflect pad not smaller than its dimension, a circular pad
 ///   larger than its dimension or a circular crop of the whole dimension, an empty dimension in
 ///   reflect/replicate mode, or a result with a negative (constant, circular) or empty (reflect,
 ///   replicate) dimension.
@@ -33,6 +33,8 @@ public func pad(_ input: Tensor, _ pads: [Int], mode: PadMode = .constant, value
     try require(input.dtype == .float32, op, "input must be float32, got \(input.dtype)")
     try require(pads.count % 2 == 0, op, "padding length must be divisible by 2, got \(pads.count) pads")
     try require(pads.allSatisfy { abs($0) <= Int(Int32.max) }, op, "pads \(pads) are too large")
+    try require(mode == .constant || value == 0, op,
+                "padding mode \(mode) does not take a value (got \(value)); only constant mode fills with one")
     let pairs = pads.count / 2
     func pair(_ k: Int) -> (before: Int, after: Int) { (pads[2 * k], pads[2 * k + 1]) }
     func describe(_ k: Int) -> String { "(\(pads[2 * k]), \(pads[2 * k + 1]))" }
