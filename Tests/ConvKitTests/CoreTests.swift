@@ -54,3 +54,15 @@ final class CoreTests: XCTestCase {
         XCTAssertTrue(Autograd.isEnabled)
     }
 }
+
+final class RandomStateTests: XCTestCase {
+    func testGeneratorStateRestoresTheStream() throws {
+        RandomState.seed(11)
+        _ = try Tensor.uniform([5])
+        let saved = RandomState.generatorState
+        let expected = try Tensor.uniform([7]).toArray()
+        _ = try Tensor.normal([3])
+        RandomState.generatorState = saved
+        XCTAssertEqual(try Tensor.uniform([7]).toArray(), expected)
+    }
+}

@@ -84,6 +84,13 @@ public enum RandomState {
         generator = Philox(seed: seed)
     }
 
+    /// The default generator's position (seed and offset), to save in a checkpoint and restore
+    /// so that a resumed run draws the same numbers as an uninterrupted one.
+    public static var generatorState: Philox {
+        get { lock.lock(); defer { lock.unlock() }; return generator }
+        set { lock.lock(); generator = newValue; lock.unlock() }
+    }
+
     /// Runs `body` with exclusive access to the default generator.
     static func withGenerator<T>(_ body: (inout Philox) throws -> T) rethrows -> T {
         lock.lock(); defer { lock.unlock() }
