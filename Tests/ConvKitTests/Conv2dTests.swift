@@ -89,7 +89,9 @@ final class Conv2dTests: XCTestCase {
         ConvCase(n: 2, channels: 4, height: 6, width: 6, outChannels: 6, kernel: 3, padding: 1, groups: 2),     // groups
         ConvCase(n: 2, channels: 3, height: 7, width: 6, outChannels: 3, kernel: 3, padding: 1, groups: 3),     // depthwise
         ConvCase(n: 1, channels: 2, height: 5, width: 5, outChannels: 6, kernel: 3, stride: 2, groups: 2),     // depthwise ×3
-        ConvCase(n: 2, channels: 5, height: 4, width: 6, outChannels: 7, kernel: 1),                           // 1×1
+        ConvCase(n: 2, channels: 5, height: 4, width: 6, outChannels: 7, kernel: 1),                           // 1×1 (no X̂)
+        ConvCase(n: 3, channels: 4, height: 3, width: 5, outChannels: 6, kernel: 1, groups: 2),                // grouped 1×1
+        ConvCase(n: 2, channels: 3, height: 5, width: 6, outChannels: 2, kernel: 1, stride: 2, padding: 1),    // 1×1 strided, padded
         ConvCase(n: 1, channels: 2, height: 6, width: 7, outChannels: 3, kernel: Size2d(2, 4), padding: .same), // asymmetric same
         ConvCase(n: 1, channels: 2, height: 5, width: 6, outChannels: 2, kernel: Size2d(4, 2), padding: .same, dilation: Size2d(1, 3)),
         ConvCase(n: 3, channels: 3, height: 7, width: 10, outChannels: 2, kernel: Size2d(3, 2), stride: Size2d(2, 1),

@@ -94,6 +94,30 @@ final class ConvTranspose2dTests: XCTestCase {
         assertClose(try t.toArray(), try x.grad!.toArray().map(Double.init))
     }
 
+    func testEveryAlgorithmComputesTheTransposedForward() throws {
+        // convTranspose2d's forward is the convolution input-gradient kernel on a geometry whose
+        // output size may be smaller than the input would give (outputPadding ≥ stride, < dilation):
+        // every algorithm must honour geometry.outHeight/outWidth.
+        let cases = [Self.namedCases[1], Self.namedCases[3], Self.namedCases[4],
+                     TransposedCase(n: 2, inChannels: 2, height: 4, width: 5, outChannels: 3, kernel: Size2d(2, 3),
+                                    stride: Size2d(1, 2), padding: Size2d(1, 0), outputPadding: Size2d(1, 1), dilation: Size2d(3, 1))]
+        for (i, c) in cases.enumerated() {
+            let g = try Conv2dGeometry.resolveTransposed(inputShape: [c.n] + c.inputShape.suffix(3), weightShape: c.weightShape,
+                                                         stride: c.stride, padding: c.padding, outputPadding: c.outputPadding,
+                                                         groups: c.groups, dilation: c.dilation)
+            let xs = randomValues(g.outputShape.reduce(1, *), seed: UInt64(i) + 300)
+            let ws = randomValues(c.weightShape.reduce(1, *), seed: UInt64(i) + 400)
+            let ref = c.reference(xs.map(Double.init), ws.map(Double.init), nil)
+            let x = try Tensor(xs, shape: g.outputShape), w = try Tensor(ws, shape: c.weightShape)
+            for algorithm in ConvAlgorithm.allCases where algorithm != .depthwise || g.groups == g.inChannels {
+                let out = try Tensor.empty(g.inputShape, on: .cpu)
+                try CPUBackend.shared.conv2dBackwardInput(gradOutput: x.storage, weight: w.storage, gradInput: out.storage,
+                                                          geometry: g, algorithm: algorithm)
+                assertClose(try out.toArray(), ref, tolerance: 1e-5, "\(algorithm) \(c)")
+            }
+        }
+    }
+
     func testGradientsMatchFiniteDifferencesOfTheReference() throws {
         var rng = TestRNG(seed: 22)
         let cases = Array(Self.namedCases.prefix(5)) + (0..<4).map { _ in TransposedCase.random(&rng) }

@@ -14,8 +14,17 @@ enum Im2colConv {
     /// Largest X̂ (in floats) that batching may build: 32 Mi floats = 128 MiB.
     static let columnBudget = 32 << 20
 
+    /// Whether X̂ of one image is the image itself (1×1 kernel, stride 1, no padding): then
+    /// the GEMMs read and write the NCHW tensors directly and no X̂ is built.
+    static func isPointwise(_ g: Conv2dGeometry) -> Bool {
+        g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideH == 1 && g.strideW == 1
+            && g.padTop == 0 && g.padBottom == 0 && g.padLeft == 0 && g.padRight == 0
+            && g.outHeight == g.inHeight && g.outWidth == g.inWidth
+    }
+
     /// Images unfolded together (at least 1).
     static func imagesPerChunk(_ g: Conv2dGeometry) -> Int {
+        if isPointwise(g) { return 1 }
         let spatial = max(g.outHeight * g.outWidth, 1)
         let rows = max(g.inChannels * g.kernelHeight * g.kernelWidth, 1)
         let wanted = (targetColumns + spatial - 1) / spatial
@@ -34,13 +43,15 @@ enum Im2colConv {
         let spatial = g.outHeight * g.outWidth
         let chunk = imagesPerChunk(g)
         let columns = chunk * spatial, rows = g.inChannels * g.kernelHeight * g.kernelWidth
-        Scratch.withFloats(rows * columns) { xhat in
+        let pointwise = isPointwise(g)
+        Scratch.withFloats(pointwise ? 0 : rows * columns) { columnBuffer in
             Scratch.withFloats(chunk > 1 ? g.outChannels * columns : 0) { staged in
                 var first = 0
                 while first < g.n {
                     let count = min(chunk, g.n - first)
                     let width = count * spatial
-                    im2col(input: input, firstImage: first, count: count, columns: xhat, geometry: g)
+                    let xhat = pointwise ? UnsafePointer(input + first * g.inChannels * spatial) : UnsafePointer(columnBuffer)
+                    if !pointwise { im2col(input: input, firstImage: first, count: count, columns: columnBuffer, geometry: g) }
                     // With one image, Y lands in the output directly; otherwise in [Cout × width].
                     let y = count == 1 ? output + first * g.outChannels * spatial : staged
                     for group in 0..<g.groups {
@@ -65,7 +76,8 @@ enum Im2colConv {
         let spatial = g.outHeight * g.outWidth
         let chunk = imagesPerChunk(g)
         let columns = chunk * spatial, rows = g.inChannels * g.kernelHeight * g.kernelWidth
-        Scratch.withFloats(rows * columns) { dxhat in
+        let pointwise = isPointwise(g)
+        Scratch.withFloats(pointwise ? 0 : rows * columns) { columnBuffer in
             Scratch.withFloats(chunk > 1 ? g.outChannels * columns : 0) { staged in
                 var first = 0
                 while first < g.n {
@@ -78,6 +90,8 @@ enum Im2colConv {
                         stage(gradOutput, into: staged, firstImage: first, count: count, channels: g.outChannels, spatial: spatial)
                         dy = UnsafePointer(staged)
                     }
+                    // For a pointwise layer dX̂ is dX itself.
+                    let dxhat = pointwise ? gradInput + first * g.inChannels * spatial : columnBuffer
                     for group in 0..<g.groups {
                         GEMM.sgemm(transA: true, transB: false,
                                    m: g.patchSize, n: width, k: g.outChannelsPerGroup, alpha: 1,
@@ -85,7 +99,7 @@ enum Im2colConv {
                                    b: dy + group * g.outChannelsPerGroup * width, ldb: width,
                                    beta: 0, c: dxhat + group * g.patchSize * width, ldc: width)
                     }
-                    col2im(columns: dxhat, gradInput: gradInput, firstImage: first, count: count, geometry: g)
+                    if !pointwise { col2im(columns: dxhat, gradInput: gradInput, firstImage: first, count: count, geometry: g) }
                     first += count
                 }
             }
@@ -99,13 +113,15 @@ enum Im2colConv {
         let chunk = imagesPerChunk(g)
         let columns = chunk * spatial, rows = g.inChannels * g.kernelHeight * g.kernelWidth
         if g.n == 0 { gradWeight.update(repeating: 0, count: g.outChannels * g.patchSize); return }
-        Scratch.withFloats(rows * columns) { xhat in
+        let pointwise = isPointwise(g)
+        Scratch.withFloats(pointwise ? 0 : rows * columns) { columnBuffer in
             Scratch.withFloats(chunk > 1 ? g.outChannels * columns : 0) { staged in
                 var first = 0
                 while first < g.n {
                     let count = min(chunk, g.n - first)
                     let width = count * spatial
-                    im2col(input: input, firstImage: first, count: count, columns: xhat, geometry: g)
+                    let xhat = pointwise ? UnsafePointer(input + first * g.inChannels * spatial) : UnsafePointer(columnBuffer)
+                    if !pointwise { im2col(input: input, firstImage: first, count: count, columns: columnBuffer, geometry: g) }
                     let dy: UnsafePointer<Float>
                     if count == 1 {
                         dy = gradOutput + first * g.outChannels * spatial
