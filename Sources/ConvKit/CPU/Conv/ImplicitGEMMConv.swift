@@ -352,12 +352,40 @@ private struct ImageSource {
         taps = geometry.kernelHeight * geometry.kernelWidth
     }
 
-    /// Calls `body(rowSegmentStart, gridRow, gridColumn, length)` for the runs of consecutive
-    /// pixels of `pixel0 ..< pixel0 + pixelCount` that share a grid row.
+    /// Row and column of pixel `index` on the grid.
     @inline(__always)
-    private func forEachRowRun(_ pixel0: Int, _ pixelCount: Int, _ body: (Int, Int, Int, Int) -> Void) {
+    private func gridPosition(_ index: Int) -> (row: Int, column: Int) {
+        let row = index / gridWidth
+        return (row, index - row * gridWidth)
+    }
+
+    /// Walks reduction indices `k = (channel, kh, kw)` in order without a division per step.
+    private struct TapCursor {
+        var channel: Int, kh: Int, kw: Int
+        let kernelHeight: Int, kernelWidth: Int
+        init(_ k: Int, geometry g: Conv2dGeometry) {
+            let taps = g.kernelHeight * g.kernelWidth
+            channel = k / taps
+            kh = (k - channel * taps) / g.kernelWidth
+            kw = k - channel * taps - kh * g.kernelWidth
+            kernelHeight = g.kernelHeight; kernelWidth = g.kernelWidth
+        }
+        @inline(__always)
+        mutating func advance() {
+            kw += 1
+            if kw == kernelWidth {
+                kw = 0; kh += 1
+                if kh == kernelHeight { kh = 0; channel += 1 }
+            }
+        }
+    }
+
+    /// Calls `body(rowSegmentStart, gridRow, gridColumn, length)` for the runs of consecutive
+    /// pixels of `first ..< first + pixelCount` (first given as grid row and column) that share a grid row.
+    @inline(__always)
+    private func forEachRowRun(_ first: (row: Int, column: Int), _ pixelCount: Int, _ body: (Int, Int, Int, Int) -> Void) {
         var offset = 0
-        var row = pixel0 / gridWidth, column = pixel0 - row * gridWidth
+        var (row, column) = first
         while offset < pixelCount {
             let length = min(gridWidth - column, pixelCount - offset)
             body(offset, row, column, length)
@@ -370,13 +398,14 @@ private struct ImageSource {
     /// so the micro-kernel reads each strip contiguously. `row` is a `pixelsPerTile` staging row.
     func gatherForward(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
                        into dst: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
+        let first = gridPosition(pixel0)
+        var tap = TapCursor(k0, geometry: g)
         for kk in 0..<kCount {
-            let k = k0 + kk
-            let c = k / taps, tap = k - c * taps
-            let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
+            defer { tap.advance() }
+            let (c, kh, kw) = (tap.channel, tap.kh, tap.kw)
             let plane = x + c * g.inHeight * g.inWidth
             let rowOffset = kh * g.dilationH - g.padTop, columnOffset = kw * g.dilationW - g.padLeft
-            forEachRowRun(pixel0, pixelCount) { start, oh, ow0, length in
+            forEachRowRun(first, pixelCount) { start, oh, ow0, length in
                 let out = row + start
                 let ih = oh * g.strideH + rowOffset
                 guard ih >= 0 && ih < g.inHeight else { out.update(repeating: 0, count: length); return }
@@ -392,14 +421,15 @@ private struct ImageSource {
     func gatherTransposed(x: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
                           into dst: UnsafeMutablePointer<Float>, staging: UnsafeMutablePointer<Float>) {
         let width = ImplicitGEMMConv.tileColumns
+        let first = gridPosition(pixel0)
+        var tap = TapCursor(k0, geometry: g)
         for kk in 0..<kCount {
-            let k = k0 + kk
-            let c = k / taps, tap = k - c * taps
-            let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
+            defer { tap.advance() }
+            let (c, kh, kw) = (tap.channel, tap.kh, tap.kw)
             let column = dst + (kk / width) * pixelCount * width + kk % width
             let plane = x + c * g.inHeight * g.inWidth
             let rowOffset = kh * g.dilationH - g.padTop, columnOffset = kw * g.dilationW - g.padLeft
-            forEachRowRun(pixel0, pixelCount) { start, oh, ow0, length in
+            forEachRowRun(first, pixelCount) { start, oh, ow0, length in
                 let ih = oh * g.strideH + rowOffset
                 let out = column + start * width
                 guard ih >= 0 && ih < g.inHeight else {
@@ -426,13 +456,14 @@ private struct ImageSource {
     func gatherInputGradient(dy: UnsafePointer<Float>, k0: Int, kCount: Int, pixel0: Int, pixelCount: Int,
                              into dst: UnsafeMutablePointer<Float>, row: UnsafeMutablePointer<Float>) {
         let outPixels = g.outHeight * g.outWidth
+        let first = gridPosition(pixel0)
+        var tap = TapCursor(k0, geometry: g)
         for kk in 0..<kCount {
-            let k = k0 + kk
-            let co = k / taps, tap = k - co * taps
-            let kh = tap / g.kernelWidth, kw = tap - kh * g.kernelWidth
+            defer { tap.advance() }
+            let (co, kh, kw) = (tap.channel, tap.kh, tap.kw)
             let plane = dy + co * outPixels
             let rowOffset = g.padTop - kh * g.dilationH, columnOffset = g.padLeft - kw * g.dilationW
-            forEachRowRun(pixel0, pixelCount) { start, ih, iw0, length in
+            forEachRowRun(first, pixelCount) { start, ih, iw0, length in
                 let out = row + start
                 let ohTimesStride = ih + rowOffset
                 let oh = ohTimesStride / g.strideH
@@ -483,7 +514,14 @@ private struct ImageSource {
         let hi = first >= width ? 0 : max(lo, min(count, (width - 1 - first) / step + 1))
         for q in 0..<lo { out[q] = 0 }
         if step == 1 {
-            if hi > lo { (out + lo).update(from: src + first + lo, count: hi - lo) }
+            var q = lo
+            let from = src + first
+            while q + 8 <= hi {
+                UnsafeMutableRawPointer(out + q).storeBytes(of: UnsafeRawPointer(from + q).loadUnaligned(as: SIMD8<Float>.self),
+                                                            as: SIMD8<Float>.self)
+                q += 8
+            }
+            while q < hi { out[q] = from[q]; q += 1 }
         } else {
             var index = first + lo * step
             for q in lo..<hi { out[q] = src[index]; index += step }
