@@ -11,7 +11,8 @@ final class DataDownloaderTests: XCTestCase {
     override func setUpWithError() throws {
         root = try makeDataTestDirectory("download")
         let good = root.appendingPathComponent("served/good"), bad = root.appendingPathComponent("served/bad")
-        for dir in [good, bad, root.appendingPathComponent("served/empty")] {
+        let big = root.appendingPathComponent("served/big")
+        for dir in [good, bad, big, root.appendingPathComponent("served/empty")] {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         }
         for file in [MNIST.testImages, MNIST.testLabels] {
@@ -20,6 +21,7 @@ final class DataDownloaderTests: XCTestCase {
             var bytes = [UInt8](try Data(contentsOf: source))
             if file == MNIST.testLabels { bytes[bytes.count / 2] ^= 0x01 }
             try Data(bytes).write(to: bad.appendingPathComponent(file.name))
+            try Data(bytes + [UInt8](repeating: 0, count: 100)).write(to: big.appendingPathComponent(file.name))
         }
         try startServer(serving: root.appendingPathComponent("served"))
     }
@@ -123,6 +125,10 @@ final class DataDownloaderTests: XCTestCase {
         // A mirror without the files reports the HTTP status.
         let empty = MNISTDownloader(mirrors: [mirror("empty")], cacheRoot: root.appendingPathComponent("cache2"), environment: [:])
         assertThrowsConvKitError(try empty.ensure(split: .test), "HTTP status 404")
+        // A body longer than the published file is refused (and nothing is left behind).
+        let big = MNISTDownloader(mirrors: [mirror("big")], cacheRoot: root.appendingPathComponent("cache3"), environment: [:])
+        assertThrowsConvKitError(try big.ensure(split: .test), "t10k-images-idx3-ubyte.gz", "more than the 1648877 bytes expected")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: big.cacheDirectory.path), [])
     }
 }
 

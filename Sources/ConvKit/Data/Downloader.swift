@@ -82,8 +82,7 @@ public struct MNISTDownloader: Sendable {
         for mirror in mirrors {
             let url = mirror.appendingPathComponent(file.name)
             do {
-                let data = try MNISTDownloader.fetch(url, timeout: timeout, maxBytes: file.byteCount)
-                try MNISTDownloader.installAtomically(data, file: file, at: destination)
+                try MNISTDownloader.fetchAndInstall(url, file: file, at: destination, timeout: timeout)
                 return
             } catch let error as ConvKitError {
                 failures.append("\(url.absoluteString): \(MNISTDownloader.reason(error))")
@@ -101,27 +100,35 @@ public struct MNISTDownloader: Sendable {
         }
     }
 
-    /// Writes `data` to a temporary file beside `destination`, checks its MD5 and renames it into place.
-    /// A file with the wrong MD5 is deleted.
-    private static func installAtomically(_ data: Data, file: MNISTFile, at destination: URL) throws {
+    /// Streams `url` into a temporary file beside `destination`, checks its MD5 and renames it into
+    /// place. A response that is not HTTP 200, grows past the published size, or has the wrong MD5
+    /// is deleted and reported.
+    private static func fetchAndInstall(_ url: URL, file: MNISTFile, at destination: URL, timeout: TimeInterval) throws {
         let directory = destination.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(file.name).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).part")
-        defer { unlink(temporary.path) }
         let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         guard descriptor >= 0 else {
             throw ConvKitError.io(path: temporary.path, message: "cannot create the temporary file: \(String(cString: strerror(errno)))")
         }
-        var written = 0
-        let ok: Bool = data.withUnsafeBytes { raw in
-            while written < raw.count {
-                let n = write(descriptor, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                written += n
-            }
-            return fsync(descriptor) == 0
+        defer { unlink(temporary.path) }
+        let receiver = StreamingReceiver(descriptor: descriptor, maxBytes: file.byteCount, url: url)
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = timeout
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        configuration.urlCache = nil
+        let session = URLSession(configuration: configuration, delegate: receiver, delegateQueue: nil)
+        session.dataTask(with: url).resume()
+        // The request timeout catches a stalled server; this bounds a server that trickles forever.
+        let finished = receiver.done.wait(timeout: .now() + max(timeout, 1) * 10) == .success
+        session.invalidateAndCancel()
+        if !finished {
+            close(descriptor)
+            throw ConvKitError.io(path: url.absoluteString, message: "the download did not finish in \(Int(max(timeout, 1) * 10)) seconds")
         }
+        let synced = fsync(descriptor) == 0
         close(descriptor)
-        guard ok else { throw ConvKitError.io(path: temporary.path, message: "cannot write the download: \(String(cString: strerror(errno)))") }
+        if let failure = receiver.failure { throw failure }
+        guard synced else { throw ConvKitError.io(path: temporary.path, message: "cannot write the download: \(String(cString: strerror(errno)))") }
         let digest = try MD5.hex(ofFile: temporary)
         guard digest == file.md5 else {
             throw ConvKitError.corruptFile(path: destination.path, message: "downloaded \(file.name) has MD5 \(digest), expected \(file.md5); "
@@ -131,38 +138,68 @@ public struct MNISTDownloader: Sendable {
             throw ConvKitError.io(path: destination.path, message: "cannot rename the download into place: \(String(cString: strerror(errno)))")
         }
     }
-
-    /// GETs `url` synchronously; anything but HTTP 200 with at most `maxBytes` bytes is an error.
-    private static func fetch(_ url: URL, timeout: TimeInterval, maxBytes: Int) throws -> Data {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        let session = URLSession(configuration: configuration)
-        defer { session.finishTasksAndInvalidate() }
-        let done = DispatchSemaphore(value: 0)
-        let box = FetchResult()
-        session.dataTask(with: url) { data, response, error in
-            box.data = data
-            box.response = response
-            box.error = error
-            done.signal()
-        }.resume()
-        done.wait()
-        if let error = box.error { throw ConvKitError.io(path: url.absoluteString, message: error.localizedDescription) }
-        if let http = box.response as? HTTPURLResponse, http.statusCode != 200 {
-            throw ConvKitError.io(path: url.absoluteString, message: "HTTP status \(http.statusCode)")
-        }
-        guard let data = box.data else { throw ConvKitError.io(path: url.absoluteString, message: "no data received") }
-        guard data.count <= maxBytes else {
-            throw ConvKitError.corruptFile(path: url.absoluteString, message: "\(data.count) bytes, more than the \(maxBytes) expected")
-        }
-        return data
-    }
 }
 
-private final class FetchResult: @unchecked Sendable {
-    var data: Data?
-    var response: URLResponse?
-    var error: Error?
+/// Writes a response body to a file descriptor as it arrives, refusing anything but HTTP 200 and
+/// bodies larger than `maxBytes`.
+private final class StreamingReceiver: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    let descriptor: Int32
+    let maxBytes: Int
+    let url: URL
+    let done = DispatchSemaphore(value: 0)
+    private(set) var failure: ConvKitError?
+    private var received = 0
+
+    init(descriptor: Int32, maxBytes: Int, url: URL) {
+        self.descriptor = descriptor
+        self.maxBytes = maxBytes
+        self.url = url
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        if let http = response as? HTTPURLResponse, http.statusCode != 200 {
+            fail(.io(path: url.absoluteString, message: "HTTP status \(http.statusCode)"))
+            completionHandler(.cancel)
+            return
+        }
+        if response.expectedContentLength > Int64(maxBytes) {
+            fail(.corruptFile(path: url.absoluteString, message: "\(response.expectedContentLength) bytes announced, more than the \(maxBytes) bytes expected"))
+            completionHandler(.cancel)
+            return
+        }
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        guard failure == nil else { return }
+        received += data.count
+        guard received <= maxBytes else {
+            fail(.corruptFile(path: url.absoluteString, message: "more than the \(maxBytes) bytes expected"))
+            dataTask.cancel()
+            return
+        }
+        let ok: Bool = data.withUnsafeBytes { raw in
+            var written = 0
+            while written < raw.count {
+                let n = write(descriptor, raw.baseAddress! + written, raw.count - written)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                written += n
+            }
+            return true
+        }
+        if !ok {
+            fail(.io(path: url.absoluteString, message: "cannot write the download: \(String(cString: strerror(errno)))"))
+            dataTask.cancel()
+        }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        if let error, failure == nil { fail(.io(path: url.absoluteString, message: error.localizedDescription)) }
+        done.signal()
+    }
+
+    private func fail(_ error: ConvKitError) {
+        if failure == nil { failure = error }
+    }
 }
