@@ -36,7 +36,7 @@ enum ImplicitGEMMConv {
     /// Longest reduction block: keeps one gathered `kBlock × tileColumns` strip in L1.
     static let maxReductionBlock = 256
     /// Pixels per reduction block of the weight gradient.
-    static let weightGradientPixelBlock = 128
+    static let weightGradientPixelBlock = 256
 
     // MARK: Forward
 
