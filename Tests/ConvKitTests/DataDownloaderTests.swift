@@ -23,7 +23,7 @@ final class DataDownloaderTests: XCTestCase {
             try Data(bytes).write(to: bad.appendingPathComponent(file.name))
             try Data(bytes + [UInt8](repeating: 0, count: 100)).write(to: big.appendingPathComponent(file.name))
         }
-        try startServer(serving: root.appendingPathComponent("served"))
+        try startServer(["-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root.appendingPathComponent("served").path])
     }
 
     override func tearDownWithError() throws {
@@ -31,11 +31,12 @@ final class DataDownloaderTests: XCTestCase {
         try? FileManager.default.removeItem(at: root)
     }
 
-    /// Starts the server on a port the OS picks and reads the port from its banner.
-    private func startServer(serving directory: URL) throws {
+    /// Starts `python3 -u <arguments>`, a server on a port the OS picks, and reads the port from
+    /// its banner ("... port N ...").
+    private func startServer(_ arguments: [String]) throws {
         let process = Process(), output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory.path]
+        process.arguments = ["python3", "-u"] + arguments
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -129,6 +130,33 @@ final class DataDownloaderTests: XCTestCase {
         let big = MNISTDownloader(mirrors: [mirror("big")], cacheRoot: root.appendingPathComponent("cache3"), environment: [:])
         assertThrowsConvKitError(try big.ensure(split: .test), "t10k-images-idx3-ubyte.gz", "more than the 1648877 bytes expected")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: big.cacheDirectory.path), [])
+    }
+
+    func testEndlessBodyWithoutContentLengthIsCutOff() throws {
+        // A server that announces no length and sends 64 MiB: the download must stop at the cap.
+        stopServer()
+        port = 0
+        let script = """
+        import http.server
+        class Endless(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    for _ in range(1024):
+                        self.wfile.write(bytes(65536))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            def log_message(self, *args):
+                pass
+        server = http.server.HTTPServer(("127.0.0.1", 0), Endless)
+        print("serving on port", server.server_address[1])
+        server.serve_forever()
+        """
+        try startServer(["-c", script])
+        let downloader = MNISTDownloader(mirrors: [mirror("x")], cacheRoot: root.appendingPathComponent("cache"), environment: [:])
+        assertThrowsConvKitError(try downloader.ensure([MNIST.testLabels]), "t10k-labels-idx1-ubyte.gz", "more than the 4542 bytes expected")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: downloader.cacheDirectory.path), [])
     }
 }
 
