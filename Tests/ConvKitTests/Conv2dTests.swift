@@ -304,5 +304,10 @@ final class Conv2dTests: XCTestCase {
         assertThrowsConvKitError(try conv2d(x, w, algorithm: .depthwise), "conv2d", "depthwise", "groups 1", "3 input channels")
         assertThrowsConvKitError(try conv2d(x, w, padding: 5, paddingMode: .reflect), "conv2d", "reflect", "smaller than the input size")
         assertThrowsConvKitError(try conv2d(x, w, padding: 6, paddingMode: .circular), "conv2d", "circular")
+        assertThrowsConvKitError(try conv2d(x, w, padding: .explicit(Size2d(Int.max, 0))), "conv2d", "padding", "too large")
+        assertThrowsConvKitError(try conv2d(x, w, stride: Size2d(1, Int.max)), "conv2d", "stride", "too large")
+        assertThrowsConvKitError(try conv2d(x, w, dilation: Size2d(Int.max)), "conv2d", "dilation", "too large")
+        // Large but representable padding: the output is too large to allocate, a clear error too.
+        assertThrowsConvKitError(try conv2d(x, w, padding: .explicit(Size2d(1 << 29))), "too large")
     }
 }

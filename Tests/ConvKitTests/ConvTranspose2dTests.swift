@@ -156,6 +156,8 @@ final class ConvTranspose2dTests: XCTestCase {
         assertThrowsConvKitError(try convTranspose2d(Tensor.zeros([2, 4, 1, 1]), Tensor.zeros([4, 2, 1, 1]), padding: 1),
                                  "convTranspose2d", "output size (-1 x -1)", "too small")
         assertThrowsConvKitError(try convTranspose2d(x, w, bias: Tensor.zeros([4])), "convTranspose2d", "bias", "[2]")
+        assertThrowsConvKitError(try convTranspose2d(x, w, stride: Size2d(Int.max)), "convTranspose2d", "stride", "too large")
+        assertThrowsConvKitError(try convTranspose2d(x, w, dilation: Size2d(Int.max, 1)), "convTranspose2d", "dilation", "too large")
         assertThrowsConvKitError(try convTranspose2d(x, Tensor(indices: Array(repeating: 0, count: 72), shape: [4, 2, 3, 3])),
                                  "convTranspose2d", "weight", "float32")
     }

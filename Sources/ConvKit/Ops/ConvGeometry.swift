@@ -115,6 +115,8 @@ extension Conv2dGeometry {
         try require(groups >= 1, op, "groups must be at least 1, got \(groups)")
         try require(stride.h >= 1 && stride.w >= 1, op, "stride must be at least 1, got \(stride)")
         try require(dilation.h >= 1 && dilation.w >= 1, op, "dilation must be at least 1, got \(dilation)")
+        try requireBounded(op, ("stride", stride), ("dilation", dilation))
+        if case let .explicit(p) = padding { try requireBounded(op, ("padding", p)) }
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (outChannels, cPerGroup, kh, kw) = (weightShape[0], weightShape[1], weightShape[2], weightShape[3])
         try require(outChannels >= 1, op, "weight must have at least 1 output channel, got weight shape \(weightShape)")
@@ -146,6 +148,17 @@ extension Conv2dGeometry {
                               dilationH: dilation.h, dilationW: dilation.w, groups: groups)
     }
 
+    /// Sizes above this are rejected, so that no size arithmetic can overflow.
+    static let argumentLimit = 1 << 30
+
+    /// Throws unless every named size is at most `argumentLimit`.
+    static func requireBounded(_ op: String, _ sizes: (String, Size2d)...) throws {
+        for (name, size) in sizes {
+            try require(size.h <= argumentLimit && size.w <= argumentLimit, op,
+                        "\(name) \(size) is too large (at most \(argumentLimit))")
+        }
+    }
+
     /// Validates a transposed convolution's arguments as PyTorch does and returns the geometry
     /// of the ordinary convolution it is the transpose of.
     ///
@@ -164,6 +177,7 @@ extension Conv2dGeometry {
         try require(dilation.h >= 1 && dilation.w >= 1, op, "dilation must be at least 1, got \(dilation)")
         try require(padding.h >= 0 && padding.w >= 0, op, "padding must be non-negative, got \(padding)")
         try require(outputPadding.h >= 0 && outputPadding.w >= 0, op, "outputPadding must be non-negative, got \(outputPadding)")
+        try requireBounded(op, ("stride", stride), ("dilation", dilation), ("padding", padding), ("outputPadding", outputPadding))
         try require((outputPadding.h < stride.h || outputPadding.h < dilation.h)
                     && (outputPadding.w < stride.w || outputPadding.w < dilation.w), op,
                     "outputPadding \(outputPadding) must be smaller than either stride \(stride) or dilation \(dilation)")
