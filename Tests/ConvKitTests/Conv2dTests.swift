@@ -135,6 +135,22 @@ final class Conv2dTests: XCTestCase {
         XCTAssertEqual(try conv2d(Tensor.zeros([0, 1, 5, 5]), Tensor.zeros([2, 1, 3, 3])).shape, [0, 2, 3, 3])
     }
 
+    func testEmptyBatchGivesEmptyOutputAndZeroWeightGradient() throws {
+        let x = try Tensor.zeros([0, 2, 5, 5], requiresGrad: true)
+        let w = try Tensor(randomValues(3 * 2 * 3 * 3, seed: 1), shape: [3, 2, 3, 3], requiresGrad: true)
+        let b = try Tensor([1, 2, 3], shape: [3], requiresGrad: true)
+        for algorithm in [ConvAlgorithm.auto, .direct, .im2colGEMM, .sparseMatrix, .implicitGEMM] {
+            x.grad = nil; w.grad = nil; b.grad = nil
+            let y = try conv2d(x, w, bias: b, padding: 1, algorithm: algorithm)
+            XCTAssertEqual(y.shape, [0, 3, 5, 5])
+            try y.backward(gradient: Tensor.zeros([0, 3, 5, 5]))
+            XCTAssertEqual(x.grad?.shape, [0, 2, 5, 5])
+            XCTAssertEqual(try w.grad!.toArray(), [Float](repeating: 0, count: 54), "\(algorithm)")
+            XCTAssertEqual(try b.grad!.toArray(), [0, 0, 0], "\(algorithm)")
+        }
+        XCTAssertEqual(try convTranspose2d(Tensor.zeros([0, 3, 4, 4]), Tensor.zeros([3, 2, 3, 3])).shape, [0, 2, 6, 6])
+    }
+
     func testSamePaddingPutsTheExtraAtBottomRight() throws {
         // A 2×2 kernel picking its bottom-right tap reads x[i+1, j+1]: the last row/column see padding.
         let x = try Tensor((1...9).map(Float.init), shape: [1, 1, 3, 3])
@@ -295,6 +311,7 @@ final class Conv2dTests: XCTestCase {
         assertThrowsConvKitError(try conv2d(x, w, dilation: 3), "conv2d", "dilated kernel size (7 x 7)")
         assertThrowsConvKitError(try conv2d(x, Tensor.zeros([4, 3, 0, 3])), "conv2d", "kernel size")
         assertThrowsConvKitError(try conv2d(x, Tensor.zeros([0, 3, 3, 3])), "conv2d", "output channel")
+        assertThrowsConvKitError(try conv2d(Tensor.zeros([2, 0, 5, 5]), Tensor.zeros([4, 0, 3, 3])), "conv2d", "at least 1 channel")
         assertThrowsConvKitError(try conv2d(x, w, stride: 2, padding: .same), "conv2d", "same", "strided")
         assertThrowsConvKitError(try conv2d(x, w, bias: Tensor.zeros([3])), "conv2d", "bias", "[4]")
         assertThrowsConvKitError(try conv2d(x, w, bias: Tensor.zeros([1, 4])), "conv2d", "bias")

@@ -120,6 +120,7 @@ extension Conv2dGeometry {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         let (outChannels, cPerGroup, kh, kw) = (weightShape[0], weightShape[1], weightShape[2], weightShape[3])
         try require(outChannels >= 1, op, "weight must have at least 1 output channel, got weight shape \(weightShape)")
+        try require(c >= 1, op, "input must have at least 1 channel, got input shape \(inputShape)")
         try require(kh >= 1 && kw >= 1, op, "kernel size must be at least 1, got weight shape \(weightShape)")
         try require(outChannels % groups == 0, op,
                     "weight's \(outChannels) output channels are not divisible by groups \(groups)")
