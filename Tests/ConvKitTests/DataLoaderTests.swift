@@ -183,6 +183,25 @@ final class DataLoaderTests: XCTestCase {
         assertThrowsConvKitError(try ahead.batch(6, epoch: 0), "DataLoader.batch", "batch 6 is out of range for 6 batches")
     }
 
+    func testPrefetchPreparesTheNextBatchInTheBackgroundAndForwardsErrors() throws {
+        let data = try syntheticDataset(12)
+        let probe = ProbeDataset(data, failingIndex: 9)
+        let loader = try DataLoader(dataset: probe, batchSize: 3, prefetch: true)
+        let epoch = loader.epoch(0)
+        XCTAssertEqual(try epoch.next()?.indices, [0, 1, 2])
+        // Batch 1 is gathered without another call to next().
+        XCTAssertEqual(probe.gathered.wait(timeout: .now() + 20), .success, "the first gather")
+        XCTAssertEqual(probe.gathered.wait(timeout: .now() + 20), .success, "batch 1 was not prepared ahead")
+        XCTAssertEqual(try epoch.next()?.indices, [3, 4, 5])
+        XCTAssertEqual(try epoch.next()?.indices, [6, 7, 8])
+        // The failing batch's error reaches the caller, at that batch, on both paths.
+        assertThrowsConvKitError(try epoch.next(), "Dataset.gather", "probe refuses index 9")
+        XCTAssertNil(try epoch.next())
+        let inline = try DataLoader(dataset: probe, batchSize: 3, prefetch: false)
+        assertThrowsConvKitError(try inline.batch(3, epoch: 0), "probe refuses index 9")
+        XCTAssertEqual(try inline.batch(2, epoch: 0).indices, [6, 7, 8])
+    }
+
     func testBatchesOfRealMNIST() throws {
         let mnist = try MNIST(directory: dataTestMNISTDirectory, split: .test, limit: 200, verifyChecksums: false)
         let loader = try DataLoader(dataset: mnist, batchSize: 64, normalization: .mnist, device: .cpu)
@@ -208,5 +227,28 @@ final class DataLoaderTests: XCTestCase {
         var label: Int32 = 0
         var image = [Float](repeating: 0, count: 20)
         assertThrowsConvKitError(try data.gather([4], images: &image, labels: &label), "Dataset.gather", "index 4")
+    }
+}
+
+/// Wraps a data set, signals `gathered` after every gather and refuses one index.
+private final class ProbeDataset: Dataset {
+    let base: TensorDataset
+    let failingIndex: Int
+    let gathered = DispatchSemaphore(value: 0)
+
+    init(_ base: TensorDataset, failingIndex: Int) {
+        self.base = base
+        self.failingIndex = failingIndex
+    }
+
+    var count: Int { base.count }
+    var sampleShape: [Int] { base.sampleShape }
+
+    func gather(_ indices: [Int], images: UnsafeMutablePointer<Float>, labels: UnsafeMutablePointer<Int32>) throws {
+        defer { gathered.signal() }
+        if indices.contains(failingIndex) {
+            throw ConvKitError.invalidArgument(op: "Dataset.gather", message: "probe refuses index \(failingIndex)")
+        }
+        try base.gather(indices, images: images, labels: labels)
     }
 }

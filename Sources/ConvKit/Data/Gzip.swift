@@ -24,12 +24,13 @@ public enum Gzip {
         try require(maxOutputBytes >= 0, "Gzip.decompress", "maxOutputBytes must be >= 0, got \(maxOutputBytes)")
         guard isGzip(compressed) else { throw corrupt("not a gzip stream (the file does not start with 1f 8b)") }
 
-        // The trailer's ISIZE (size mod 2^32 of the last member) is a good first guess, never trusted.
+        // The trailer's ISIZE (size mod 2^32 of the last member) is a good first guess, never trusted
+        // beyond deflate's largest possible ratio (about 1032:1), so a lying trailer allocates little.
         var capacity = 1 << 16
         if compressed.count >= 18 {
             let n = compressed.count
             let hint = Int(compressed[n - 4]) | Int(compressed[n - 3]) << 8 | Int(compressed[n - 2]) << 16 | Int(compressed[n - 1]) << 24
-            capacity = max(capacity, hint + 1)
+            capacity = max(capacity, min(hint + 1, compressed.count * 1032 + (1 << 16)))
         }
         capacity = min(capacity, maxOutputBytes + 1)
         var output = [UInt8](repeating: 0, count: max(capacity, 1))
@@ -146,8 +147,8 @@ public enum Gzip {
             throw ConvKitError.io(path: path, message: "cannot read the file: it does not exist or is not accessible")
         }
         let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        // Compressed input is never larger than what it inflates to by more than a small header.
-        guard size <= maxBytes + 1024 else {
+        // Compressed input is never larger than what it inflates to by more than deflate's small overhead.
+        guard size <= maxBytes + maxBytes / 64 + 1024 else {
             throw ConvKitError.corruptFile(path: path, message: "\(size) bytes, more than the \(maxBytes)-byte limit for this file")
         }
         let data: Data
