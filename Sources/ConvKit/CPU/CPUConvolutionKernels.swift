@@ -6,6 +6,8 @@ extension CPUBackend: ConvolutionKernels {
     /// which never materialises it.
     static let implicitGEMMColumnThreshold = 64 << 20
 
+    /// `.auto` → `.depthwise` for depthwise layers, `.implicitGEMM` when X̂ would exceed
+    /// `implicitGEMMColumnThreshold`, otherwise `.im2colGEMM`.
     public func resolvedConvAlgorithm(_ algorithm: ConvAlgorithm, geometry g: Conv2dGeometry) -> ConvAlgorithm {
         guard algorithm == .auto else { return algorithm }
         if g.isDepthwise { return .depthwise }
@@ -13,6 +15,7 @@ extension CPUBackend: ConvolutionKernels {
         return columns > Self.implicitGEMMColumnThreshold ? .implicitGEMM : .im2colGEMM
     }
 
+    /// Runs the chosen algorithm, then adds the bias once.
     public func conv2dForward(input: Storage, weight: Storage, bias: Storage?, output: Storage,
                               geometry g: Conv2dGeometry, algorithm: ConvAlgorithm) throws {
         let count = g.n * g.outChannels * g.outHeight * g.outWidth
@@ -35,6 +38,7 @@ extension CPUBackend: ConvolutionKernels {
         }
     }
 
+    /// Runs the chosen algorithm's input-gradient kernel (a gather: deterministic).
     public func conv2dBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage,
                                     geometry g: Conv2dGeometry, algorithm: ConvAlgorithm) throws {
         let count = g.n * g.inChannels * g.inHeight * g.inWidth
@@ -51,6 +55,7 @@ extension CPUBackend: ConvolutionKernels {
         }
     }
 
+    /// Runs the chosen algorithm's weight-gradient kernel.
     public func conv2dBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage,
                                      geometry g: Conv2dGeometry, algorithm: ConvAlgorithm) throws {
         let count = g.outChannels * g.patchSize
@@ -67,6 +72,7 @@ extension CPUBackend: ConvolutionKernels {
         }
     }
 
+    /// Adds `bias[c]` to every element of channel `c`, parallel over (image, channel) planes.
     public func addChannelBias(_ bias: Storage, to output: Storage, n: Int, channels: Int, spatial: Int) throws {
         let b = bias.floats, y = output.floats
         parallelFor(n * channels, grain: max(1, 8192 / max(spatial, 1))) { planes in
@@ -77,6 +83,7 @@ extension CPUBackend: ConvolutionKernels {
         }
     }
 
+    /// Sums each channel over images and positions (Float32 per plane, Float64 across planes).
     public func channelBiasGradient(gradOutput: Storage, gradBias: Storage, n: Int, channels: Int, spatial: Int) throws {
         let dy = gradOutput.floats, db = gradBias.floats
         parallelFor(channels, grain: max(1, 65536 / max(n * spatial, 1))) { range in

@@ -47,23 +47,41 @@ public enum ConvAlgorithm: String, Hashable, Sendable, CaseIterable {
 /// kernelHeight, kernelWidth]`, output `[n, outChannels, outHeight, outWidth]`. Padding is given
 /// per side because `same` padding can be asymmetric.
 public struct Conv2dGeometry: Hashable, Sendable {
+    /// Batch size.
     public var n: Int
+    /// Input channels (all groups).
     public var inChannels: Int
+    /// Input height.
     public var inHeight: Int
+    /// Input width.
     public var inWidth: Int
+    /// Output channels (all groups).
     public var outChannels: Int
+    /// Kernel height.
     public var kernelHeight: Int
+    /// Kernel width.
     public var kernelWidth: Int
+    /// Vertical stride.
     public var strideH: Int
+    /// Horizontal stride.
     public var strideW: Int
+    /// Zero rows above the input.
     public var padTop: Int
+    /// Zero rows below the input.
     public var padBottom: Int
+    /// Zero columns left of the input.
     public var padLeft: Int
+    /// Zero columns right of the input.
     public var padRight: Int
+    /// Vertical spacing of kernel taps.
     public var dilationH: Int
+    /// Horizontal spacing of kernel taps.
     public var dilationW: Int
+    /// Channel groups.
     public var groups: Int
+    /// Output height (PyTorch's formula; a transposed convolution may set it smaller, see `resolveTransposed`).
     public var outHeight: Int
+    /// Output width (as `outHeight`).
     public var outWidth: Int
 
     /// Creates a geometry from its sizes; use `Conv2dGeometry.resolve` for validated user input.
