@@ -162,6 +162,7 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         geometry(n: 2, c: 3, h: 8, w: 11, out: 2, k: (3, 2), stride: (2, 3), pad: (2, 0, 1, 2), dilation: (2, 3)),
         geometry(n: 2, c: 30, h: 12, w: 13, out: 33, k: (3, 3), pad: (1, 1, 1, 1)),            // several tiles and K blocks
         geometry(n: 1, c: 20, h: 15, w: 14, out: 30, k: (3, 3), stride: (2, 2), pad: (1, 1, 1, 1), groups: 2),
+        geometry(n: 2, c: 3, h: 19, w: 18, out: 7, k: (3, 3), pad: (1, 1, 1, 1)),               // several pixel blocks per image
         geometry(n: 1, c: 6, h: 1, w: 19, out: 5, k: (1, 5), pad: (0, 0, 2, 2)),               // a single row
         geometry(n: 1, c: 2, h: 4, w: 4, out: 3, k: (2, 2), stride: (3, 3), pad: (2, 2, 2, 2)), // taps all in padding
     ]
