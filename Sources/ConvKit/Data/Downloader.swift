@@ -121,13 +121,14 @@ public struct MNISTDownloader: Sendable {
         // The request timeout catches a stalled server; this bounds a server that trickles forever.
         let finished = receiver.done.wait(timeout: .now() + max(timeout, 1) * 10) == .success
         session.invalidateAndCancel()
+        receiver.stop()  // no write may reach the descriptor after this
         if !finished {
             close(descriptor)
             throw ConvKitError.io(path: url.absoluteString, message: "the download did not finish in \(Int(max(timeout, 1) * 10)) seconds")
         }
         let synced = fsync(descriptor) == 0
         close(descriptor)
-        if let failure = receiver.failure { throw failure }
+        if let failure = receiver.failureSoFar { throw failure }
         guard synced else { throw ConvKitError.io(path: temporary.path, message: "cannot write the download: \(String(cString: strerror(errno)))") }
         let digest = try MD5.hex(ofFile: temporary)
         guard digest == file.md5 else {
@@ -147,7 +148,9 @@ private final class StreamingReceiver: NSObject, URLSessionDataDelegate, @unchec
     let maxBytes: Int
     let url: URL
     let done = DispatchSemaphore(value: 0)
-    private(set) var failure: ConvKitError?
+    private let lock = NSLock()
+    private var failure: ConvKitError?
+    private var stopped = false
     private var received = 0
 
     init(descriptor: Int32, maxBytes: Int, url: URL) {
@@ -172,12 +175,17 @@ private final class StreamingReceiver: NSObject, URLSessionDataDelegate, @unchec
     }
 
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        guard failure == nil else { return }
+        if !append(data) { dataTask.cancel() }
+    }
+
+    /// Writes `data` unless stopped or failed; false when the transfer should be cancelled.
+    private func append(_ data: Data) -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard failure == nil, !stopped else { return false }
         received += data.count
         guard received <= maxBytes else {
-            fail(.corruptFile(path: url.absoluteString, message: "more than the \(maxBytes) bytes expected"))
-            dataTask.cancel()
-            return
+            failure = .corruptFile(path: url.absoluteString, message: "more than the \(maxBytes) bytes expected")
+            return false
         }
         let ok: Bool = data.withUnsafeBytes { raw in
             var written = 0
@@ -188,18 +196,29 @@ private final class StreamingReceiver: NSObject, URLSessionDataDelegate, @unchec
             }
             return true
         }
-        if !ok {
-            fail(.io(path: url.absoluteString, message: "cannot write the download: \(String(cString: strerror(errno)))"))
-            dataTask.cancel()
-        }
+        if !ok { failure = .io(path: url.absoluteString, message: "cannot write the download: \(String(cString: strerror(errno)))") }
+        return ok
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if let error, failure == nil { fail(.io(path: url.absoluteString, message: error.localizedDescription)) }
+        if let error { fail(.io(path: url.absoluteString, message: error.localizedDescription)) }
         done.signal()
     }
 
+    /// The first failure recorded, if any.
+    var failureSoFar: ConvKitError? {
+        lock.lock(); defer { lock.unlock() }
+        return failure
+    }
+
+    /// Ignores everything that arrives from now on.
+    func stop() {
+        lock.lock(); defer { lock.unlock() }
+        stopped = true
+    }
+
     private func fail(_ error: ConvKitError) {
+        lock.lock(); defer { lock.unlock() }
         if failure == nil { failure = error }
     }
 }
