@@ -22,7 +22,7 @@ public protocol Backend: AnyObject {
 }
 
 /// A backend that implements every kernel family.
-public typealias KernelBackend = Backend & TensorKernels & ConvolutionKernels & PoolingKernels & NNKernels & NormalizationKernels
+public typealias KernelBackend = Backend & TensorKernels & ConvolutionKernels & PoolingKernels & NNKernels & NormalizationKernels & OptimizerKernels
 
 /// The backend that runs kernels for `device`.
 ///
