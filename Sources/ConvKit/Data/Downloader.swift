@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// Fetches the MNIST files from public mirrors into a local cache, verifying each file's MD5.
 ///
@@ -9,7 +6,8 @@ import FoundationNetworking
 /// `$CONVKIT_CACHE_DIR`, else `~/.cache/convkit`. Mirrors are the `mirrors` parameter, else the
 /// comma-separated base URLs in `$CONVKIT_MNIST_URL`, else `defaultMirrors`; each is tried in turn.
 /// A download is written to a temporary file beside its destination and renamed into place only
-/// after its MD5 matches, so the cache never holds a partial or damaged file.
+/// after its MD5 matches, so the cache never holds a partial or damaged file. Transfers use libcurl,
+/// loaded at run time (see `HTTPClient`), so nothing about networking is needed to build ConvKit.
 public struct MNISTDownloader: Sendable {
     /// The usual public mirrors of the original files.
     public static let defaultMirrors = [
@@ -21,7 +19,8 @@ public struct MNISTDownloader: Sendable {
     public var mirrors: [URL]
     /// The directory the MNIST files are cached in (`<cache root>/mnist`).
     public var cacheDirectory: URL
-    /// Seconds to wait for a stalled request before trying the next mirror.
+    /// Seconds allowed to connect and the longest stall before trying the next mirror (a whole
+    /// file may take ten times as long).
     public var timeout: TimeInterval
 
     /// A downloader; parameters left `nil` come from the environment or the defaults (see the type's documentation).
@@ -111,24 +110,14 @@ public struct MNISTDownloader: Sendable {
             throw ConvKitError.io(path: temporary.path, message: "cannot create the temporary file: \(String(cString: strerror(errno)))")
         }
         defer { unlink(temporary.path) }
-        let receiver = StreamingReceiver(descriptor: descriptor, maxBytes: file.byteCount, url: url)
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.urlCache = nil
-        let session = URLSession(configuration: configuration, delegate: receiver, delegateQueue: nil)
-        session.dataTask(with: url).resume()
-        // The request timeout catches a stalled server; this bounds a server that trickles forever.
-        let finished = receiver.done.wait(timeout: .now() + max(timeout, 1) * 10) == .success
-        session.invalidateAndCancel()
-        receiver.stop()  // no write may reach the descriptor after this
-        if !finished {
+        do {
+            try HTTPClient.download(url, to: descriptor, maxBytes: file.byteCount, timeout: timeout)
+        } catch {
             close(descriptor)
-            throw ConvKitError.io(path: url.absoluteString, message: "the download did not finish in \(Int(max(timeout, 1) * 10)) seconds")
+            throw error
         }
         let synced = fsync(descriptor) == 0
         close(descriptor)
-        if let failure = receiver.failureSoFar { throw failure }
         guard synced else { throw ConvKitError.io(path: temporary.path, message: "cannot write the download: \(String(cString: strerror(errno)))") }
         let digest = try MD5.hex(ofFile: temporary)
         guard digest == file.md5 else {
@@ -138,87 +127,5 @@ public struct MNISTDownloader: Sendable {
         guard rename(temporary.path, destination.path) == 0 else {
             throw ConvKitError.io(path: destination.path, message: "cannot rename the download into place: \(String(cString: strerror(errno)))")
         }
-    }
-}
-
-/// Writes a response body to a file descriptor as it arrives, refusing anything but HTTP 200 and
-/// bodies larger than `maxBytes`.
-private final class StreamingReceiver: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-    let descriptor: Int32
-    let maxBytes: Int
-    let url: URL
-    let done = DispatchSemaphore(value: 0)
-    private let lock = NSLock()
-    private var failure: ConvKitError?
-    private var stopped = false
-    private var received = 0
-
-    init(descriptor: Int32, maxBytes: Int, url: URL) {
-        self.descriptor = descriptor
-        self.maxBytes = maxBytes
-        self.url = url
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        if let http = response as? HTTPURLResponse, http.statusCode != 200 {
-            fail(.io(path: url.absoluteString, message: "HTTP status \(http.statusCode)"))
-            completionHandler(.cancel)
-            return
-        }
-        if response.expectedContentLength > Int64(maxBytes) {
-            fail(.corruptFile(path: url.absoluteString, message: "\(response.expectedContentLength) bytes announced, more than the \(maxBytes) bytes expected"))
-            completionHandler(.cancel)
-            return
-        }
-        completionHandler(.allow)
-    }
-
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-        if !append(data) { dataTask.cancel() }
-    }
-
-    /// Writes `data` unless stopped or failed; false when the transfer should be cancelled.
-    private func append(_ data: Data) -> Bool {
-        lock.lock(); defer { lock.unlock() }
-        guard failure == nil, !stopped else { return false }
-        received += data.count
-        guard received <= maxBytes else {
-            failure = .corruptFile(path: url.absoluteString, message: "more than the \(maxBytes) bytes expected")
-            return false
-        }
-        let ok: Bool = data.withUnsafeBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let n = write(descriptor, raw.baseAddress! + written, raw.count - written)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                written += n
-            }
-            return true
-        }
-        if !ok { failure = .io(path: url.absoluteString, message: "cannot write the download: \(String(cString: strerror(errno)))") }
-        return ok
-    }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-        if let error { fail(.io(path: url.absoluteString, message: error.localizedDescription)) }
-        done.signal()
-    }
-
-    /// The first failure recorded, if any.
-    var failureSoFar: ConvKitError? {
-        lock.lock(); defer { lock.unlock() }
-        return failure
-    }
-
-    /// Ignores everything that arrives from now on.
-    func stop() {
-        lock.lock(); defer { lock.unlock() }
-        stopped = true
-    }
-
-    private func fail(_ error: ConvKitError) {
-        lock.lock(); defer { lock.unlock() }
-        if failure == nil { failure = error }
     }
 }
