@@ -57,29 +57,33 @@ enum DepthwiseConv {
         let (oh, ow, ih, iw) = (g.outHeight, g.outWidth, g.inHeight, g.inWidth)
         let (kh, kw) = (g.kernelHeight, g.kernelWidth)
         let multiplier = g.outChannels / g.inChannels
-        CPUBackend.shared.parallelFor(g.n * g.inChannels) { planes in
-            for plane in planes {
-                let image = plane / g.inChannels, c = plane % g.inChannels
-                let dx = gradInput + plane * ih * iw
-                for y in 0..<ih {
-                    let dxRow = dx + y * iw
-                    dxRow.update(repeating: 0, count: iw)
-                    for ky in 0..<kh {
-                        guard let yo = ConvIndexing.outputReading(input: y, pad: g.padTop, tapOffset: ky * g.dilationH,
-                                                                  stride: g.strideH, outSize: oh) else { continue }
-                        for m in 0..<multiplier {
-                            let oc = c * multiplier + m
-                            let dyRow = gradOutput + ((image * g.outChannels + oc) * oh + yo) * ow
-                            let taps = weight + oc * kh * kw
-                            for kx in 0..<kw {
-                                let tap = taps[ky * kw + kx]
-                                let offsetX = kx * g.dilationW - g.padLeft
-                                let cols = ConvIndexing.validOutputs(offset: offsetX, stride: g.strideW, inSize: iw, outSize: ow)
-                                let dst = dxRow + offsetX
-                                if g.strideW == 1 {
-                                    RowMath.axpy(cols.count, tap, dyRow + cols.lowerBound, dst + cols.lowerBound)
-                                } else {
-                                    for xo in cols { dst[xo * g.strideW] += tap * dyRow[xo] }
+        // The gradient columns each kernel column reads from do not depend on the row: computed once.
+        Scratch.withBuffer(of: Range<Int>.self, count: kw) { colRanges in
+            for kx in 0..<kw {
+                colRanges[kx] = ConvIndexing.validOutputs(offset: kx * g.dilationW - g.padLeft, stride: g.strideW, inSize: iw, outSize: ow)
+            }
+            CPUBackend.shared.parallelFor(g.n * g.inChannels) { planes in
+                for plane in planes {
+                    let image = plane / g.inChannels, c = plane % g.inChannels
+                    let dx = gradInput + plane * ih * iw
+                    for y in 0..<ih {
+                        let dxRow = dx + y * iw
+                        dxRow.update(repeating: 0, count: iw)
+                        for ky in 0..<kh {
+                            guard let yo = ConvIndexing.outputReading(input: y, pad: g.padTop, tapOffset: ky * g.dilationH,
+                                                                      stride: g.strideH, outSize: oh) else { continue }
+                            for m in 0..<multiplier {
+                                let oc = c * multiplier + m
+                                let dyRow = gradOutput + ((image * g.outChannels + oc) * oh + yo) * ow
+                                let taps = weight + (oc * kh + ky) * kw
+                                for kx in 0..<kw {
+                                    let cols = colRanges[kx]
+                                    let dst = dxRow + kx * g.dilationW - g.padLeft
+                                    if g.strideW == 1 {
+                                        RowMath.axpy(cols.count, taps[kx], dyRow + cols.lowerBound, dst + cols.lowerBound)
+                                    } else {
+                                        for xo in cols { dst[xo * g.strideW] += taps[kx] * dyRow[xo] }
+                                    }
                                 }
                             }
                         }
