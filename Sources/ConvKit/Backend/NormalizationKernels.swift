@@ -5,9 +5,14 @@
 /// `(n·C + c)·inner + i`. Per-channel storages (`mean`, `variance`, `weight`, …) hold `C` floats.
 /// Each channel is reduced over its `N·inner` elements. Arguments are validated by the op first.
 public protocol NormalizationKernels {
-    /// Writes each channel's mean and biased variance (`Σ (x − mean)² / (N·inner)`) of `input`.
-    func batchNormStatistics(input: Storage, mean: Storage, variance: Storage, layout: ReductionLayout) throws
+    /// Training-mode forward: writes each channel's batch mean and biased variance
+    /// (`Σ (x − mean)² / (N·inner)`) into `mean` and `variance`, and normalises with them as
+    /// `batchNormForward` does. (One kernel, so that a CPU can normalise a channel while its values
+    /// are still in cache.)
+    func batchNormTrainingForward(input: Storage, mean: Storage, variance: Storage, weight: Storage?, bias: Storage?,
+                                  output: Storage, layout: ReductionLayout, eps: Float) throws
 
+    /// Evaluation-mode forward with given statistics:
     /// `output = (input − mean[c]) / √(variance[c] + eps) · weight[c] + bias[c]`; a missing `weight`
     /// counts as 1 and a missing `bias` as 0.
     func batchNormForward(input: Storage, mean: Storage, variance: Storage, weight: Storage?, bias: Storage?,

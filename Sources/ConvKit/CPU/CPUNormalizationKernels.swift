@@ -4,22 +4,33 @@ import Foundation
 /// (SIMD sums in Float within a plane, Float64 across planes), so results do not depend on the
 /// thread split.
 extension CPUBackend: NormalizationKernels {
-    /// The CPU implementation of `NormalizationKernels.batchNormStatistics`.
-    public func batchNormStatistics(input: Storage, mean: Storage, variance: Storage, layout: ReductionLayout) throws {
-        let x = UnsafePointer(input.floats), meanOut = mean.floats, varOut = variance.floats
+    /// The CPU implementation of `NormalizationKernels.batchNormTrainingForward`: one thread owns a
+    /// channel and makes three passes over it (sum, squared deviations, normalise); a channel of a
+    /// typical batch fits in L2, so only the first pass reads memory.
+    public func batchNormTrainingForward(input: Storage, mean: Storage, variance: Storage, weight: Storage?, bias: Storage?,
+                                         output: Storage, layout: ReductionLayout, eps: Float) throws {
+        let x = UnsafePointer(input.floats), y = output.floats, meanOut = mean.floats, varOut = variance.floats
+        let w = weight?.floats, b = bias?.floats
         let (planes, channels, inner) = (layout.outer, layout.dim, layout.inner)
         let count = Double(planes * inner)
         parallelFor(channels, grain: 1) { range in
             for c in range {
                 var sum = 0.0
                 for n in 0..<planes { sum += NormalizationMath.sum(x + (n * channels + c) * inner, inner) }
-                let m = count > 0 ? sum / count : .nan
+                let m = Float(count > 0 ? sum / count : .nan)
                 var squares = 0.0
                 for n in 0..<planes {
-                    squares += NormalizationMath.squaredDeviations(x + (n * channels + c) * inner, inner, from: Float(m))
+                    squares += NormalizationMath.squaredDeviations(x + (n * channels + c) * inner, inner, from: m)
                 }
-                meanOut[c] = Float(m)
-                varOut[c] = count > 0 ? Float(squares / count) : .nan
+                let v = count > 0 ? Float(squares / count) : .nan
+                meanOut[c] = m
+                varOut[c] = v
+                let scale = 1 / (v + eps).squareRoot() * (w?[c] ?? 1)
+                let shift = (b?[c] ?? 0) - m * scale
+                for n in 0..<planes {
+                    let offset = (n * channels + c) * inner
+                    NormalizationMath.affine(x + offset, y + offset, inner, scale: scale, shift: shift)
+                }
             }
         }
     }

@@ -52,19 +52,21 @@ public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, 
     let device = x.device
     let kernels = try backend(for: device)
     let mean: Tensor, variance: Tensor
+    let output = try Tensor.empty(x.shape, on: device)
     if training {
         mean = try Tensor.empty([channels], on: device)
         variance = try Tensor.empty([channels], on: device)
-        try kernels.batchNormStatistics(input: x.storage, mean: mean.storage, variance: variance.storage, layout: layout)
+        try kernels.batchNormTrainingForward(input: x.storage, mean: mean.storage, variance: variance.storage,
+                                             weight: weight?.storage, bias: bias?.storage, output: output.storage,
+                                             layout: layout, eps: eps)
     } else {
         // Copies, so that a later update of the running statistics cannot change this backward pass.
         mean = try Autograd.copy(runningMean!)
         variance = try Autograd.copy(runningVar!)
+        try kernels.batchNormForward(input: x.storage, mean: mean.storage, variance: variance.storage,
+                                     weight: weight?.storage, bias: bias?.storage, output: output.storage,
+                                     layout: layout, eps: eps)
     }
-    let output = try Tensor.empty(x.shape, on: device)
-    try kernels.batchNormForward(input: x.storage, mean: mean.storage, variance: variance.storage,
-                                 weight: weight?.storage, bias: bias?.storage, output: output.storage,
-                                 layout: layout, eps: eps)
     if training, let runningMean, let runningVar {
         try kernels.batchNormUpdateRunningStatistics(runningMean: runningMean.storage, runningVar: runningVar.storage,
                                                      batchMean: mean.storage, batchVariance: variance.storage,
