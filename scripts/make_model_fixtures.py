@@ -122,7 +122,7 @@ class MobileNet(nn.Module):
     def __init__(self, input_channels=1, classes=10, width=1.0, dropout=0.2):
         super().__init__()
         c = make_divisible(32 * width)
-        stages = [nn.Sequential(nn.Conv2d(input_channels, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())]
+        stages = [nn.Sequential(nn.Conv2d(input_channels, c, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU())]
         for out, stride in [(64, 1), (128, 2), (128, 1), (256, 2), (256, 1)]:
             out = make_divisible(out * width)
             stages.append(nn.Sequential(

@@ -1,11 +1,12 @@
 /// A MobileNet-v1-style network for small images (28×28 MNIST): a stem convolution, then
 /// depthwise-separable blocks, global average pooling and a classifier.
 ///
-/// `features.0`: `Conv2d(inputChannels, 32α, 3, padding 1, bias: false)`, `BatchNorm2d`, ReLU;
-/// `features.1` … `features.5`: each a depthwise-separable block `Sequential(Conv2d(C, C, 3, stride s,
-/// padding 1, groups C, bias: false), BatchNorm2d(C), ReLU, Conv2d(C, C', 1, bias: false),
-/// BatchNorm2d(C'), ReLU)` with `(C', s)` = (64α, 1), (128α, 2), (128α, 1), (256α, 2), (256α, 1)
-/// (28 → 14 → 7); `avgpool`: `AdaptiveAvgPool2d(1)`; flatten; `classifier`: 0 Dropout,
+/// `features.0`: `Conv2d(inputChannels, 32α, 3, stride 2, padding 1, bias: false)`, `BatchNorm2d`,
+/// ReLU (the stem halves the image, as MobileNet-v1's); `features.1` … `features.5`: each a
+/// depthwise-separable block `Sequential(Conv2d(C, C, 3, stride s, padding 1, groups C, bias: false),
+/// BatchNorm2d(C), ReLU, Conv2d(C, C', 1, bias: false), BatchNorm2d(C'), ReLU)` with `(C', s)` =
+/// (64α, 1), (128α, 2), (128α, 1), (256α, 2), (256α, 1) (28 → 14 → 7 → 4);
+/// `avgpool`: `AdaptiveAvgPool2d(1)`; flatten; `classifier`: 0 Dropout,
 /// 1 `Linear(256α, classes)`. Channel counts `nα` are rounded as torchvision's `_make_divisible(n·α, 8)`
 /// (a multiple of 8, at least 8, never below 90% of `n·α`). State-dict names match the PyTorch class
 /// in `scripts/make_model_fixtures.py` (e.g. `features.1.3.weight` is block 1's pointwise filter).
@@ -44,7 +45,7 @@ public final class MobileNet: Module {
         let width = { (n: Int) in MobileNet.makeDivisible(Float(n) * widthMultiplier) }
         var channels = width(32)
         var stages: [Module] = [Sequential(
-            try Conv2d(inChannels: inputChannels, outChannels: channels, kernelSize: 3, padding: 1, bias: false),
+            try Conv2d(inChannels: inputChannels, outChannels: channels, kernelSize: 3, stride: 2, padding: 1, bias: false),
             try BatchNorm2d(numFeatures: channels), ReLU())]
         for block in MobileNet.blocks {
             let out = width(block.channels)
