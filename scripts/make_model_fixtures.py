@@ -6,9 +6,10 @@ Run from the repository root (needs torch and safetensors):
 Writes into Tests/ConvKitTests/Fixtures/:
 - models.json: for each model, its state dict as [name, shape, dtype] in PyTorch's order.
 - models_lenet5.safetensors, models_alexnet_small.safetensors, models_mobilenet.safetensors: a state
-  dict, one input ("input") and PyTorch's eval-mode output ("output"); MobileNet also has the
-  training-mode output of one forward pass ("output_train", dropout 0) and every buffer after it
-  ("after_train.<name>").
+  dict, one input ("input") and PyTorch's eval-mode output ("output"). The small AlexNet also has
+  the parameter gradients ("grad.<name>") of sum(output * "upstream") in eval mode; MobileNet has the
+  training-mode output of one forward pass ("output_train", dropout 0), the parameter gradients of
+  sum(output_train * "upstream") and every buffer after that pass ("after_train.<name>").
 - models_batchnorm.safetensors: F.batch_norm values (training and eval; outputs, running
   statistics, gradients) for BatchNormTests.
 
@@ -171,11 +172,15 @@ def main():
               os.path.join(out_dir, "models_lenet5.safetensors"))
 
     # Small AlexNet at width 1/8 (the file stays small; the code path is the same).
+    # Also the parameter gradients of sum(output * upstream), eval mode.
     model = AlexNet(classes=10, small=True, input_channels=1, width=0.125).eval()
+    state = contiguous(model.state_dict())
     x = torch.randn(2, 1, 28, 28)
-    with torch.no_grad():
-        y = model(x)
-    save_file({**contiguous(model.state_dict()), "input": x, "output": y},
+    y = model(x)
+    upstream = torch.randn_like(y)
+    (y * upstream).sum().backward()
+    grads = {"grad." + k: p.grad for k, p in model.named_parameters()}
+    save_file({**state, "input": x, "output": y.detach(), "upstream": upstream, **grads},
               os.path.join(out_dir, "models_alexnet_small.safetensors"))
 
     # MobileNet at width 0.25 with non-trivial running statistics; eval output, then one
@@ -195,10 +200,12 @@ def main():
     with torch.no_grad():
         y = model(x)
     model.train()
-    with torch.no_grad():
-        y_train = model(x)
+    y_train = model(x)
+    upstream = torch.randn_like(y_train)
+    (y_train * upstream).sum().backward()
+    grads = {"grad." + k: p.grad for k, p in model.named_parameters()}
     after = {"after_train." + k: v for k, v in contiguous(model.state_dict()).items() if "running" in k or "num_batches" in k}
-    save_file({**state, "input": x, "output": y, "output_train": y_train, **after},
+    save_file({**state, "input": x, "output": y, "output_train": y_train.detach(), "upstream": upstream, **grads, **after},
               os.path.join(out_dir, "models_mobilenet.safetensors"))
 
     # F.batch_norm: training (with running statistics) and eval, outputs and gradients.

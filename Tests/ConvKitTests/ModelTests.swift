@@ -53,38 +53,59 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(MobileNet.makeDivisible(20), 24)
     }
 
-    /// Loads a PyTorch state dict (minus the "input" and "output" entries) into `model` and compares
-    /// the eval-mode output for the stored input.
-    private func assertPyTorchOutput(_ model: Module, fixture: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Tensor] {
+    /// Loads a PyTorch state dict (the fixture minus its "input", "output", "upstream", "output_*",
+    /// "grad.*" and "after_train.*" entries) into `model` and compares the eval-mode output for the
+    /// stored input. Returns the output and the other entries.
+    private func assertPyTorchOutput(_ model: Module, fixture: String, file: StaticString = #filePath,
+                                     line: UInt = #line) throws -> (output: Tensor, extras: [String: Tensor]) {
         var tensors = try SafeTensors.read(from: fixturesDirectory.appendingPathComponent(fixture))
-        let input = try XCTUnwrap(tensors.removeValue(forKey: "input"))
         let output = try XCTUnwrap(tensors.removeValue(forKey: "output"))
-        let extras = tensors.filter { $0.key.hasPrefix("output_") || $0.key.hasPrefix("after_train.") }
-        for key in extras.keys { tensors.removeValue(forKey: key) }
+        let extraKeys = tensors.keys.filter {
+            $0 == "input" || $0 == "upstream" || $0.hasPrefix("output_") || $0.hasPrefix("grad.") || $0.hasPrefix("after_train.")
+        }
+        var extras: [String: Tensor] = [:]
+        for key in extraKeys { extras[key] = tensors.removeValue(forKey: key) }
         try model.loadStateDict(tensors)
         model.eval()
-        let y = try model(input)
+        let y = try model(XCTUnwrap(extras["input"]))
         XCTAssertEqual(y.shape, output.shape, file: file, line: line)
         assertClose(try y.toArray(), try output.toArray().map(Double.init), tolerance: 1e-5, fixture, file: file, line: line)
-        return extras.merging(["input": input]) { a, _ in a }
+        return (y, extras)
+    }
+
+    /// Backpropagates `upstream` from `output` and compares every parameter's gradient with PyTorch's.
+    private func assertPyTorchGradients(_ model: Module, output: Tensor, extras: [String: Tensor],
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
+        model.zeroGrad()
+        try output.backward(gradient: XCTUnwrap(extras["upstream"]))
+        let parameters = model.namedParameters()
+        XCTAssertEqual(Set(parameters.map { "grad." + $0.0 }), Set(extras.keys.filter { $0.hasPrefix("grad.") }), file: file, line: line)
+        for (name, p) in parameters {
+            let expected = try XCTUnwrap(extras["grad." + name], name)
+            let ours = try XCTUnwrap(p.grad, "\(name) has no gradient")
+            assertClose(try ours.toArray(), try expected.toArray().map(Double.init), tolerance: 1e-4, name, file: file, line: line)
+        }
     }
 
     func testLeNet5WithPyTorchWeightsGivesPyTorchOutput() throws {
         _ = try assertPyTorchOutput(LeNet5(), fixture: "models_lenet5.safetensors")
     }
 
-    func testSmallAlexNetWithPyTorchWeightsGivesPyTorchOutput() throws {
-        _ = try assertPyTorchOutput(AlexNet.small(widthMultiplier: 0.125), fixture: "models_alexnet_small.safetensors")
+    func testSmallAlexNetWithPyTorchWeightsGivesPyTorchOutputAndGradients() throws {
+        let model = try AlexNet.small(widthMultiplier: 0.125)
+        let (output, extras) = try assertPyTorchOutput(model, fixture: "models_alexnet_small.safetensors")
+        try assertPyTorchGradients(model, output: output, extras: extras)
     }
 
-    /// MobileNet: eval output, then one training-mode pass (batch statistics) and the running
-    /// statistics and counters it leaves, all as PyTorch's.
-    func testMobileNetWithPyTorchWeightsGivesPyTorchOutputs() throws {
+    /// MobileNet: eval output, then one training-mode pass (batch statistics): its output, the
+    /// parameter gradients, and the running statistics and counters it leaves, all as PyTorch's.
+    func testMobileNetWithPyTorchWeightsGivesPyTorchOutputsAndGradients() throws {
         let model = try MobileNet(widthMultiplier: 0.25, dropout: 0)
-        let extras = try assertPyTorchOutput(model, fixture: "models_mobilenet.safetensors")
+        let extras = try assertPyTorchOutput(model, fixture: "models_mobilenet.safetensors").extras
         model.train()
         let y = try model(extras["input"]!)
         assertClose(try y.toArray(), try extras["output_train"]!.toArray().map(Double.init), tolerance: 1e-5, "train")
+        try assertPyTorchGradients(model, output: y, extras: extras)
         let buffers = Dictionary(uniqueKeysWithValues: model.namedBuffers())
         for (key, expected) in extras where key.hasPrefix("after_train.") {
             let ours = try XCTUnwrap(buffers[String(key.dropFirst("after_train.".count))], key)
