@@ -2,15 +2,16 @@ import ArgumentParser
 import ConvKit
 import Foundation
 
-/// The `convkit` command line: the demo, benchmarks and machine information.
+/// The `convkit` command line: training (the default), evaluation, prediction, the demo,
+/// benchmarks and machine information.
 @main
 struct ConvKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convkit",
         abstract: "ConvKit: a deep-learning engine for convolutional networks.",
         version: ConvKit.version,
-        subcommands: [DemoCommand.self, BenchCommand.self, InfoCommand.self],
-        defaultSubcommand: DemoCommand.self
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, DemoCommand.self, BenchCommand.self, InfoCommand.self],
+        defaultSubcommand: TrainCommand.self
     )
 }
 

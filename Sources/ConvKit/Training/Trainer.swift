@@ -1,0 +1,241 @@
+import Foundation
+
+/// Receives a training run's progress (the command line draws a progress bar from it).
+public protocol TrainingProgress: AnyObject {
+    /// Epoch `epoch` (from 1) of `totalEpochs` starts: `batches` steps over `images` images.
+    func epochStarted(epoch: Int, totalEpochs: Int, batches: Int, images: Int)
+    /// Step `batch` (from 1) of the epoch ended; `imagesSoFar` images in `elapsed` seconds, and the running mean loss.
+    func batchFinished(batch: Int, batches: Int, imagesSoFar: Int, meanLoss: Double, elapsed: Double)
+    /// The epoch's training steps are done; evaluation on the test set follows.
+    func evaluationStarted(epoch: Int)
+    /// The epoch is complete and its files are written.
+    func epochFinished(_ metrics: EpochMetrics)
+}
+
+/// Trains a `ModelZoo` model on a data set: the loop, evaluation, checkpoints, metrics and plots.
+///
+/// Each step is `zeroGrad`, forward, `crossEntropy`, `backward`, optimizer `step`; the schedule
+/// steps once per epoch. Everything random comes from the seed: the weights (`RandomState`
+/// seeded with it), the batch order (`DataLoader` seeded with it, a function of the epoch) and
+/// dropout (the default generator). A checkpoint holds the model, optimizer, schedule, epoch and
+/// generator position, so a run resumed from it computes what the uninterrupted run computes.
+///
+/// With a run directory, after every epoch the trainer (re)writes `metrics.jsonl`,
+/// `checkpoint-last.safetensors`, `checkpoint-best.safetensors` (best test accuracy so far),
+/// `curves.svg` and `filters.png` (the first convolution layer's filters).
+public final class Trainer {
+    /// The file names written into the run directory.
+    public enum RunFile {
+        /// One JSON object per epoch.
+        public static let metrics = "metrics.jsonl"
+        /// The checkpoint after the latest epoch.
+        public static let lastCheckpoint = "checkpoint-last.safetensors"
+        /// The checkpoint of the epoch with the best test accuracy.
+        public static let bestCheckpoint = "checkpoint-best.safetensors"
+        /// Loss and accuracy curves.
+        public static let curves = "curves.svg"
+        /// The first convolution layer's filters.
+        public static let filters = "filters.png"
+    }
+
+    /// Checkpoint metadata key of the training configuration (JSON).
+    public static let configurationKey = "train.config"
+    /// Checkpoint metadata key of the metrics of the epochs so far (JSON lines).
+    public static let historyKey = "train.history"
+    /// Checkpoint metadata key of the data set name.
+    public static let datasetKey = "train.dataset"
+
+    /// The run's settings.
+    public let configuration: TrainingConfiguration
+    /// The model being trained.
+    public let model: Module
+    /// The optimizer over the model's parameters.
+    public let optimizer: Optimizer
+    /// The learning-rate schedule, if any.
+    public let schedule: LearningRateSchedule?
+    /// Shuffled training batches (seeded with `configuration.seed`), normalised as `Normalization.mnist`.
+    public let trainLoader: DataLoader
+    /// Test batches in order.
+    public let testLoader: DataLoader
+    /// Where the run's files go (nil: nowhere).
+    public let runDirectory: URL?
+    /// Epochs completed (including those before a resume).
+    public private(set) var completedEpochs = 0
+    /// Optimizer steps completed.
+    public private(set) var globalStep = 0
+    /// The metrics of every completed epoch.
+    public private(set) var history: [EpochMetrics] = []
+    /// Receives progress; may be nil.
+    public var progress: TrainingProgress?
+
+    /// A trainer for `configuration` on `train`/`test`, optionally continuing `checkpoint`.
+    ///
+    /// Seeds `RandomState` with the configuration's seed and builds the model on `device`; a
+    /// checkpoint then overwrites the model, optimizer, schedule, epoch and generator position.
+    /// - Throws: `ConvKitError.invalidArgument` for an invalid configuration or a checkpoint of
+    ///   another model or configuration; `ConvKitError.io` when the run directory cannot be created.
+    public init(configuration: TrainingConfiguration, train: any Dataset, test: any Dataset, device: Device = .cpu,
+                runDirectory: URL? = nil, resumeFrom checkpoint: Checkpoint? = nil) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.runDirectory = runDirectory
+        if let runDirectory { try Trainer.prepare(runDirectory: runDirectory) }
+        RandomState.seed(configuration.seed)
+        model = try ModelZoo.make(name: configuration.model)
+        try model.to(device)
+        optimizer = try configuration.makeOptimizer(parameters: model.parameters())
+        schedule = try configuration.makeSchedule(optimizer: optimizer)
+        trainLoader = try DataLoader(dataset: train, batchSize: configuration.batchSize, shuffle: true, seed: configuration.seed,
+                                     normalization: .mnist, device: device)
+        testLoader = try DataLoader(dataset: test, batchSize: max(configuration.batchSize, 256), normalization: .mnist, device: device)
+        if let checkpoint {
+            if let stored = checkpoint.metadata[Trainer.configurationKey] {
+                var saved = try TrainingConfiguration.parse(json: stored)
+                saved.epochs = configuration.epochs
+                var given = configuration
+                given.epochs = saved.epochs
+                if saved != given {
+                    throw ConvKitError.invalidArgument(op: "resume", message: "the checkpoint was trained with \(try saved.json()), which differs from \(try given.json())")
+                }
+            }
+            try checkpoint.apply(to: model, modelName: configuration.model, modelConfig: try ModelZoo.configuration(name: configuration.model),
+                                 optimizer: optimizer, schedule: schedule, restoreRandomState: true)
+            completedEpochs = checkpoint.epoch
+            globalStep = checkpoint.globalStep
+            if let lines = checkpoint.metadata[Trainer.historyKey] {
+                history = try lines.split(separator: "\n").map { try EpochMetrics.parse(jsonLine: String($0)) }
+            }
+        }
+    }
+
+    /// Creates `url` (with parents) and checks that files can be written in it.
+    /// - Throws: `ConvKitError.io` naming the directory.
+    public static func prepare(runDirectory url: URL) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw ConvKitError.io(path: url.path, message: "the output path exists and is not a directory") }
+        } else {
+            do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw ConvKitError.io(path: url.path, message: "cannot create the output directory (\(error.localizedDescription))")
+            }
+        }
+        guard FileManager.default.isWritableFile(atPath: url.path) else {
+            throw ConvKitError.io(path: url.path, message: "the output directory is not writable")
+        }
+    }
+
+    /// Trains until `configuration.epochs` epochs are complete (nothing when a resumed run already is).
+    /// - Returns: the metrics of the epochs run by this call.
+    @discardableResult
+    public func run() throws -> [EpochMetrics] {
+        var results: [EpochMetrics] = []
+        while completedEpochs < configuration.epochs { results.append(try runEpoch()) }
+        return results
+    }
+
+    /// Trains one epoch, evaluates on the test set, steps the schedule and writes the run directory.
+    public func runEpoch() throws -> EpochMetrics {
+        let epochStart = DispatchTime.now().uptimeNanoseconds
+        let epoch = completedEpochs + 1
+        let learningRate = Double("\(optimizer.learningRate)") ?? Double(optimizer.learningRate)  // 0.05, not 0.0500000007
+        let (trainLoss, images, trainSeconds) = try trainOneEpoch(epoch: epoch)
+        progress?.evaluationStarted(epoch: epoch)
+        let evaluation = try Trainer.evaluate(model: model, loader: testLoader, classes: ModelZoo.classes)
+        schedule?.step()
+        completedEpochs = epoch
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - epochStart) / 1e9
+        let metrics = EpochMetrics(epoch: epoch, trainLoss: trainLoss, testLoss: evaluation.loss, testAccuracy: evaluation.accuracy,
+                                   learningRate: learningRate, imagesPerSecond: Double(images) / max(trainSeconds, 1e-9),
+                                   seconds: seconds, trainSeconds: trainSeconds)
+        let bestBefore = history.map(\.testAccuracy).filter { $0.isFinite }.max()
+        history.append(metrics)
+        if let runDirectory {
+            try writeRunFiles(runDirectory, isBest: bestBefore.map { evaluation.accuracy > $0 } ?? true)
+            try writeMetrics(runDirectory)
+        }
+        progress?.epochFinished(metrics)
+        return metrics
+    }
+
+    /// The training steps of one epoch: mean loss, images and seconds.
+    private func trainOneEpoch(epoch: Int) throws -> (loss: Double, images: Int, seconds: Double) {
+        model.train()
+        let batches = trainLoader.epoch(epoch - 1)
+        progress?.epochStarted(epoch: epoch, totalEpochs: configuration.epochs, batches: batches.count,
+                               images: trainLoader.dataset.count)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var lossSum = 0.0, images = 0, index = 0
+        while let batch = try batches.next() {
+            model.zeroGrad()
+            optimizer.zeroGrad()
+            let loss = try crossEntropy(try model(batch.images), batch.labels)
+            try loss.backward()
+            try optimizer.step()
+            let count = batch.labels.count
+            lossSum += Double(try loss.item()) * Double(count)
+            images += count
+            index += 1
+            globalStep += 1
+            if let progress {
+                progress.batchFinished(batch: index, batches: batches.count, imagesSoFar: images, meanLoss: lossSum / Double(images),
+                                       elapsed: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return (images > 0 ? lossSum / Double(images) : .nan, images, seconds)
+    }
+
+    /// Evaluates `model` (in evaluation mode, without recording gradients) on every batch of
+    /// `loader`: mean cross-entropy and the confusion matrix. Leaves the model in evaluation mode.
+    public static func evaluate(model: Module, loader: DataLoader, classes: Int) throws -> EvaluationResult {
+        model.eval()
+        var confusion = ConfusionMatrix(classes: classes)
+        var lossSum = 0.0
+        try withNoGrad {
+            try loader.forEachBatch(epoch: 0) { batch in
+                let logits = try model(batch.images)
+                try require(logits.rank == 2 && logits.shape[1] == classes, "evaluate",
+                            "the model gives outputs of shape \(logits.shape), expected [N, \(classes)]")
+                lossSum += Double(try crossEntropy(logits, batch.labels, reduction: .sum).item())
+                let predictions = try logits.argmax(dim: 1).toIntArray()
+                let truth = try batch.labels.toIntArray()
+                for (t, p) in zip(truth, predictions) { confusion.add(truth: Int(t), prediction: Int(p)) }
+            }
+        }
+        let total = confusion.total
+        return EvaluationResult(loss: total > 0 ? lossSum / Double(total) : .nan, confusion: confusion)
+    }
+
+    /// A checkpoint of the current state (model, optimizer, schedule, epoch, generator, configuration and history).
+    public func checkpoint() throws -> Checkpoint {
+        try Checkpoint(model: model, modelName: configuration.model, modelConfig: try ModelZoo.configuration(name: configuration.model),
+                       optimizer: optimizer, schedule: schedule, epoch: completedEpochs, globalStep: globalStep,
+                       generator: RandomState.generatorState,
+                       metadata: [Trainer.configurationKey: try configuration.json(),
+                                  Trainer.historyKey: history.map { $0.jsonLine() }.joined(separator: "\n"),
+                                  Trainer.datasetKey: configuration.dataset])
+    }
+
+    private func writeRunFiles(_ directory: URL, isBest: Bool) throws {
+        let checkpoint = try self.checkpoint()
+        try checkpoint.save(to: directory.appendingPathComponent(RunFile.lastCheckpoint))
+        if isBest { try checkpoint.save(to: directory.appendingPathComponent(RunFile.bestCheckpoint)) }
+        let svg = Plots.trainingCurvesSVG(epochs: history.map(\.epoch), trainLoss: history.map(\.trainLoss),
+                                          testLoss: history.map(\.testLoss), testAccuracy: history.map(\.testAccuracy))
+        try Trainer.write(Data(svg.utf8), to: directory.appendingPathComponent(RunFile.curves))
+        if let weight = ModelZoo.firstConvolutionWeight(of: model) {
+            try Trainer.write(Data(try Plots.filterGridPNG(weights: weight)), to: directory.appendingPathComponent(RunFile.filters))
+        }
+    }
+
+    private func writeMetrics(_ directory: URL) throws {
+        let text = history.map { $0.jsonLine() + "\n" }.joined()
+        try Trainer.write(Data(text.utf8), to: directory.appendingPathComponent(RunFile.metrics))
+    }
+
+    private static func write(_ data: Data, to url: URL) throws {
+        do { try data.write(to: url, options: .atomic) } catch {
+            throw ConvKitError.io(path: url.path, message: "cannot write (\(error.localizedDescription))")
+        }
+    }
+}
