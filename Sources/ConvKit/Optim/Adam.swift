@@ -135,7 +135,10 @@ public class Adam: Optimizer, StateDictChecking {
 
     private func parse(_ state: [String: Tensor]) throws -> Loaded {
         let op = "\(self.op).loadStateDict"
-        var reader = StateDictReader(state, op: op)
+        let groupKeys = ["lr", "beta1", "beta2", "eps", "weight_decay", "decoupled_weight_decay", "parameter_count"]
+            .map { "param_groups.0.\($0)" }
+        let stateKeys = parameters.indices.flatMap { index in ["step", "exp_avg", "exp_avg_sq"].map { "state.\(index).\($0)" } }
+        var reader = try StateDictReader(state, op: op, allowedKeys: Set(groupKeys + stateKeys))
         try reader.checkParameterCount(parameters.count)
         let decoupled = try reader.float("param_groups.0.decoupled_weight_decay")
         try require(decoupled == (decoupledWeightDecay ? 1 : 0), op,

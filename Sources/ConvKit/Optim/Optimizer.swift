@@ -105,9 +105,13 @@ struct StateDictReader {
     let state: [String: Tensor]
     private var used: Set<String> = []
 
-    init(_ state: [String: Tensor], op: String) {
+    /// A reader of `state`; keys outside `allowedKeys` (another optimizer's state, or state for a
+    /// parameter this optimizer does not have) are reported at once.
+    init(_ state: [String: Tensor], op: String, allowedKeys: Set<String>) throws {
         self.state = state
         self.op = op
+        let unexpected = state.keys.filter { !allowedKeys.contains($0) }.sorted()
+        try require(unexpected.isEmpty, op, "unexpected keys \(unexpected) in the state dict")
     }
 
     /// The one-element float32 tensor at `key`, as a Float.

@@ -106,7 +106,8 @@ public final class SGD: Optimizer, StateDictChecking {
 
     private func parse(_ state: [String: Tensor]) throws -> Loaded {
         let op = "SGD.loadStateDict"
-        var reader = StateDictReader(state, op: op)
+        let groupKeys = ["lr", "momentum", "dampening", "weight_decay", "nesterov", "parameter_count"].map { "param_groups.0.\($0)" }
+        var reader = try StateDictReader(state, op: op, allowedKeys: Set(groupKeys + parameters.indices.map { "state.\($0).momentum_buffer" }))
         try reader.checkParameterCount(parameters.count)
         let nesterovFlag = try reader.float("param_groups.0.nesterov")
         try require(nesterovFlag == 0 || nesterovFlag == 1, op, "param_groups.0.nesterov must be 0 or 1, got \(nesterovFlag)")
