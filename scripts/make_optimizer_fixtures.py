@@ -33,6 +33,7 @@ CONFIGS = {
     "sgd_nesterov": ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.001)),
     "adam": ("Adam", dict(lr=0.01)),
     "adam_l2": ("Adam", dict(lr=0.02, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)),
+    "adam_big_eps": ("Adam", dict(lr=0.05, betas=(0.9, 0.99), eps=0.1)),  # eps after the bias-corrected sqrt matters
     "adamw": ("AdamW", dict(lr=0.01)),
     "adamw_low_beta": ("AdamW", dict(lr=0.03, betas=(0.3, 0.9), eps=1e-5, weight_decay=0.5)),
 }

@@ -56,6 +56,7 @@ final class OptimizerFixtureTests: XCTestCase {
     func testAdamMatchesPyTorch() throws {
         try replay("adam") { try Adam(parameters: $0, learningRate: 0.01) }
         try replay("adam_l2") { try Adam(parameters: $0, learningRate: 0.02, betas: (0.8, 0.99), eps: 1e-6, weightDecay: 0.1) }
+        try replay("adam_big_eps") { try Adam(parameters: $0, learningRate: 0.05, betas: (0.9, 0.99), eps: 0.1) }
     }
 
     func testAdamWMatchesPyTorch() throws {
