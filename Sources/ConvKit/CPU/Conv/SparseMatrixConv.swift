@@ -369,13 +369,15 @@ enum SparseMatrixConv {
         }
     }
 
-    /// A small LRU of block structures keyed by geometry (batch size excluded) and block size.
+    /// A small LRU of block structures keyed by geometry (batch size excluded) and block size:
+    /// at most `capacity` entries and, beyond the most recent one, `byteLimit` bytes in all.
     final class StructureCache: @unchecked Sendable {
         static let shared = StructureCache()
         private struct Key: Hashable { var geometry: Conv2dGeometry; var channelsPerBlock: Int }
         private let lock = NSLock()
-        private var entries: [(key: Key, structure: Structure)] = []
+        private var entries: [(key: Key, structure: Structure, bytes: Int)] = []
         private let capacity = 4
+        private let byteLimit = 2 * SparseMatrixConv.defaultStructureBudget
 
         /// The cached structure for `g`, built if needed, with as many output channels per block
         /// as fit in `budget` bytes (at least one).
@@ -395,8 +397,10 @@ enum SparseMatrixConv {
                 return entry.structure
             }
             let structure = Structure(geometry: g, channelsPerBlock: channels)
-            entries.append((key, structure))
-            if entries.count > capacity { entries.removeFirst() }
+            entries.append((key, structure, Structure.bytes(g, channels: channels, nonzerosPerChannel: perChannel)))
+            while entries.count > 1 && (entries.count > capacity || entries.reduce(0, { $0 + $1.bytes }) > byteLimit) {
+                entries.removeFirst()
+            }
             return structure
         }
     }
