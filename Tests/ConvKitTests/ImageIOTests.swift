@@ -475,6 +475,54 @@ final class ImageIOTests: XCTestCase {
         XCTAssertEqual(GrayImage.resamplingTaps(from: 1, to: 4), Array(repeating: [GrayImage.Tap(index: 0, weight: 1)], count: 4))
     }
 
+    func testPhotoSizedImageDecodesAndShrinksToModelInput() throws {
+        // A 320×240 RGB picture with a known mean: decode to grey and shrink to 28×28.
+        let width = 320, height = 240
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                let p = 3 * (y * width + x)
+                rgb[p] = UInt8(x % 256); rgb[p + 1] = UInt8(y % 256); rgb[p + 2] = UInt8((x + y) % 256)
+            }
+        }
+        let start = Date()
+        let gray = try PNG.decode(PNG.encodeRGB(width: width, height: height, rgb: rgb))
+        let small = try gray.resized(width: 28, height: 28)
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertEqual(small.meanIntensity, gray.meanIntensity, accuracy: 1e-4, "area shrinking keeps the mean")
+        XCTAssertEqual(gray[300, 200], (0.299 * 44 + 0.587 * 200 + 0.114 * 244) / 255, accuracy: 1e-6)
+        print("encode + decode + resize of a \(width)×\(height) RGB PNG: \(String(format: "%.3f", seconds)) s")
+    }
+
+    func testFittedLikeMNISTCropsScalesAndCentresTheDigit() throws {
+        // A 10×40 bright bar off-centre in a 100×60 dark picture.
+        var pixels = [Float](repeating: 0.05, count: 100 * 60)
+        for y in 5..<45 { for x in 70..<80 { pixels[y * 100 + x] = 1 } }
+        let fitted = try GrayImage(width: 100, height: 60, pixels: pixels).fittedLikeMNIST()
+        XCTAssertEqual(fitted.width, 28)
+        XCTAssertEqual(fitted.height, 28)
+        // Longer side 40 → 20 pixels, so the bar becomes 5×20, centred: columns 12..<16 or 11..<16, rows 4..<24.
+        let bright = (0..<(28 * 28)).filter { fitted.pixels[$0] > 0.5 }
+        let xs = bright.map { $0 % 28 }, ys = bright.map { $0 / 28 }
+        XCTAssertEqual(ys.min(), 4)
+        XCTAssertEqual(ys.max(), 23)
+        XCTAssertEqual(xs.max()! - xs.min()! + 1, 5)
+        XCTAssertEqual(Double(xs.min()! + xs.max()! + 1) / 2, 14, accuracy: 0.5)
+        XCTAssertEqual(fitted[0, 0], 0, "the background is black, the faint 0.05 is cropped away")
+        XCTAssertEqual(fitted.meanIntensity, 100.0 / 784, accuracy: 0.01)
+
+        // Nothing above the threshold: a plain resize.
+        let dark = try GrayImage(width: 56, height: 56, pixels: [Float](repeating: 0.1, count: 56 * 56))
+        XCTAssertEqual(try dark.fittedLikeMNIST(), try dark.resized(width: 28, height: 28))
+        // A single pixel lands in the middle.
+        var dot = [Float](repeating: 0, count: 9)
+        dot[0] = 1
+        let centred = try GrayImage(width: 3, height: 3, pixels: dot).fittedLikeMNIST(size: 5, box: 1)
+        XCTAssertEqual(centred[2, 2], 1)
+        assertThrowsConvKitError(try dark.fittedLikeMNIST(size: 28, box: 29), "GrayImage.fittedLikeMNIST", "box")
+        assertThrowsConvKitError(try dark.fittedLikeMNIST(threshold: 1), "threshold")
+    }
+
     func testTensorConversions() throws {
         let image = try GrayImage(width: 3, height: 2, pixels: [0, 0.1, 0.2, 0.3, 0.4, 1])
         let tensor = try image.toTensor()

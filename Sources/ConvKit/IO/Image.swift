@@ -146,6 +146,60 @@ public struct GrayImage: Equatable {
         }
     }
 
+    /// The mean intensity of all pixels.
+    public var meanIntensity: Float {
+        pixels.reduce(0, +) / Float(pixels.count)
+    }
+
+    /// The image prepared the way MNIST's digits were: the bounding box of the pixels brighter
+    /// than `threshold` is scaled (aspect ratio kept) so that its longer side is `box` pixels,
+    /// then placed on a black `size` × `size` canvas with its centre of mass at the centre.
+    /// Expects a light digit on a dark background (use `inverted()` first for dark ink on light
+    /// paper). An image with no pixel above `threshold` is simply resized to `size` × `size`.
+    /// - Throws: `ConvKitError.invalidArgument` unless `1 <= box <= size` and `threshold` is in [0, 1).
+    public func fittedLikeMNIST(size: Int = 28, box: Int = 20, threshold: Float = 0.2) throws -> GrayImage {
+        let op = "GrayImage.fittedLikeMNIST"
+        try require(box >= 1 && box <= size, op, "box must be in 1...size (\(size)), got \(box)")
+        try require(threshold >= 0 && threshold < 1, op, "threshold must be in [0, 1), got \(threshold)")
+        try GrayImage.validate(width: size, height: size, op: op)
+        var minX = width, maxX = -1, minY = height, maxY = -1
+        for y in 0..<height {
+            for x in 0..<width where pixels[y * width + x] > threshold {
+                minX = min(minX, x); maxX = max(maxX, x)
+                minY = min(minY, y); maxY = max(maxY, y)
+            }
+        }
+        guard maxX >= 0 else { return try resized(width: size, height: size) }
+        let cropW = maxX - minX + 1, cropH = maxY - minY + 1
+        var crop = [Float](repeating: 0, count: cropW * cropH)
+        for y in 0..<cropH {
+            for x in 0..<cropW { crop[y * cropW + x] = pixels[(minY + y) * width + minX + x] }
+        }
+        let scale = Double(box) / Double(max(cropW, cropH))
+        let digitW = max(1, min(box, Int((Double(cropW) * scale).rounded())))
+        let digitH = max(1, min(box, Int((Double(cropH) * scale).rounded())))
+        let digit = try GrayImage(validatedWidth: cropW, height: cropH, pixels: crop).resized(width: digitW, height: digitH)
+
+        // Centre of mass of the scaled digit, then the integer shift that brings it to the middle.
+        var mass: Float = 0, sumX: Float = 0, sumY: Float = 0
+        for y in 0..<digitH {
+            for x in 0..<digitW {
+                let v = digit.pixels[y * digitW + x]
+                mass += v; sumX += v * (Float(x) + 0.5); sumY += v * (Float(y) + 0.5)
+            }
+        }
+        let centreX = mass > 0 ? sumX / mass : Float(digitW) / 2
+        let centreY = mass > 0 ? sumY / mass : Float(digitH) / 2
+        // Keep the whole digit on the canvas even when its mass is far off its box's centre.
+        let originX = min(max(Int((Float(size) / 2 - centreX).rounded()), 0), size - digitW)
+        let originY = min(max(Int((Float(size) / 2 - centreY).rounded()), 0), size - digitH)
+        var canvas = [Float](repeating: 0, count: size * size)
+        for y in 0..<digitH {
+            for x in 0..<digitW { canvas[(originY + y) * size + originX + x] = digit.pixels[y * digitW + x] }
+        }
+        return GrayImage(validatedWidth: size, height: size, pixels: canvas)
+    }
+
     // MARK: Tensors
 
     /// The image as a float32 tensor of shape `[1, 1, height, width]` (a batch of one

@@ -28,7 +28,7 @@ public enum Plots {
         let test = Series(name: "test", color: "#d62728", dashed: true, x: x, y: testLoss)
         let accuracy = Series(name: "test", color: "#2ca02c", dashed: false, x: x, y: accuracyPercent)
 
-        let panelWidth = 460.0, height = 340.0
+        let panelWidth = 460.0, height = 360.0
         var svg = """
         <?xml version="1.0" encoding="UTF-8"?>
         <svg xmlns="http://www.w3.org/2000/svg" width="\(format(2 * panelWidth))" height="\(format(height))" \
@@ -69,7 +69,8 @@ public enum Plots {
         let values = series.flatMap(\.finiteValues)
         guard let high = values.max() else { return (0, 1) }
         let low = min(values.min()!, 0)
-        return high > low ? (low, high) : (low, low + 1)
+        // 5% headroom so that the largest value does not sit on the frame.
+        return high > low ? (low, high + 0.05 * (high - low)) : (low, low + 1)
     }
 
     static func accuracyRange(_ series: Series) -> (Double, Double) {
@@ -79,7 +80,8 @@ public enum Plots {
             low -= 0.5
             high += 0.5
         }
-        return (max(low, 0), min(max(high, low + 1), 100))
+        high = max(high, low + 1)
+        return (max(low, 0), min(high + 0.05 * (high - low), 100))
     }
 
     /// Round tick values covering [low, high] with a 1-2-5 step, about `target` of them.
@@ -108,7 +110,7 @@ public enum Plots {
 
     static func panel(title: String, yLabel: String, series: [Series], offsetX: Double, width: Double, height: Double,
                       yRange: (Double, Double), legend: Bool, note: String?) -> String {
-        let left = offsetX + 64, right = offsetX + width - 16, top = 40.0, bottom = height - 52
+        let left = offsetX + 64, right = offsetX + width - 16, top = 40.0, bottom = height - 72
         var out = "<g class=\"panel\">\n"
         out += "<text x=\"\(format((left + right) / 2))\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escape(title))</text>\n"
         out += "<rect x=\"\(format(left))\" y=\"\(format(top))\" width=\"\(format(right - left))\" height=\"\(format(bottom - top))\" fill=\"none\" stroke=\"#333333\"/>\n"
@@ -138,7 +140,7 @@ public enum Plots {
             out += "<line x1=\"\(format(x))\" y1=\"\(format(bottom))\" x2=\"\(format(x))\" y2=\"\(format(bottom + 5))\" stroke=\"#333333\"/>\n"
             out += "<text x=\"\(format(x))\" y=\"\(format(bottom + 19))\" text-anchor=\"middle\">\(format(tick, decimals: 0))</text>\n"
         }
-        out += "<text x=\"\(format((left + right) / 2))\" y=\"\(format(height - 12))\" text-anchor=\"middle\">epoch</text>\n"
+        out += "<text x=\"\(format((left + right) / 2))\" y=\"\(format(bottom + 36))\" text-anchor=\"middle\">epoch</text>\n"
         out += "<text transform=\"translate(\(format(offsetX + 16)) \(format((top + bottom) / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
 
         for line in series {
@@ -161,13 +163,13 @@ public enum Plots {
             }
         }
 
-        var notes: [String] = []
-        if let note { notes.append(note) }
-        for line in series where line.skipped > 0 {
-            notes.append("\(line.name): \(line.skipped) non-finite value\(line.skipped == 1 ? "" : "s") not drawn")
+        if let note {
+            out += "<text x=\"\(format(left + 8))\" y=\"\(format(top + 16))\" fill=\"#555555\">\(escape(note))</text>\n"
         }
-        for (i, text) in notes.enumerated() {
-            out += "<text x=\"\(format(left + 8))\" y=\"\(format(top + 16 + 15 * Double(i)))\" fill=\"#555555\">\(escape(text))</text>\n"
+        // Values left out are listed under the axis, where they cannot hide data.
+        for (i, line) in series.filter({ $0.skipped > 0 }).enumerated() {
+            let text = "\(line.name): \(line.skipped) non-finite value\(line.skipped == 1 ? "" : "s") not drawn"
+            out += "<text x=\"\(format(offsetX + 16))\" y=\"\(format(height - 14 + 12 * Double(i) - 12 * Double(series.filter { $0.skipped > 0 }.count - 1)))\" font-size=\"11\" fill=\"#b22222\">\(escape(text))</text>\n"
         }
         if legend {
             let legendX = right - 96
