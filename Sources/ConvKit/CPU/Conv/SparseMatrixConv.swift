@@ -38,6 +38,7 @@ enum SparseMatrixConv {
 
     // MARK: Passes (with an explicit structure budget, so tests can force many blocks)
 
+    /// `Y = Ŵ·X` with the batch as the dense right-hand side (X transposed to `[position, n]`).
     static func forward(input: UnsafePointer<Float>, weight: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
                         geometry g: Conv2dGeometry, structureBudget: Int) {
         let pixels = g.outHeight * g.outWidth, n = g.n
@@ -71,6 +72,7 @@ enum SparseMatrixConv {
         }
     }
 
+    /// `dX = Ŵᵀ·dY`, one gathered row of Ŵᵀ per input position, summed over the channel blocks.
     static func backwardInput(gradOutput: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                               gradInput: UnsafeMutablePointer<Float>, geometry g: Conv2dGeometry, structureBudget: Int) {
         let pixels = g.outHeight * g.outWidth, n = g.n
@@ -116,6 +118,7 @@ enum SparseMatrixConv {
         }
     }
 
+    /// `dW[w(i)] += Σ_n dY[row(i), n]·X[col(i), n]`, reduced per chunk of rows, then in chunk order.
     static func backwardWeight(gradOutput: UnsafePointer<Float>, input: UnsafePointer<Float>,
                                gradWeight: UnsafeMutablePointer<Float>, geometry g: Conv2dGeometry, structureBudget: Int) {
         let pixels = g.outHeight * g.outWidth, n = g.n
@@ -282,6 +285,7 @@ enum SparseMatrixConv {
             return counts.height.reduce(0, +) * counts.width.reduce(0, +) * g.inChannelsPerGroup
         }
 
+        /// A spatial dimension of the convolution.
         enum Axis { case height, width }
 
         /// For each output row (or column), the kernel rows (columns) that land inside the input.
@@ -297,10 +301,12 @@ enum SparseMatrixConv {
             }
         }
 
+        /// How many kernel rows (columns) land inside the input, per output row (column).
         static func rowTapCounts(_ g: Conv2dGeometry) -> (height: [Int], width: [Int]) {
             (validTaps(g, along: .height).map(\.count), validTaps(g, along: .width).map(\.count))
         }
 
+        /// Builds the CSR pattern of `channelsPerBlock` output channels (rows in parallel).
         init(geometry g: Conv2dGeometry, channelsPerBlock: Int) {
             self.channelsPerBlock = channelsPerBlock
             let pixels = g.outHeight * g.outWidth, patch = g.patchSize
