@@ -168,6 +168,8 @@ final class ModelTests: XCTestCase {
         assertThrowsConvKitError(try mobile(Tensor.zeros([28, 28])), "MobileNet", "expected input of shape")
         let alexnet = try Init.withoutInitialisation { try AlexNet() }
         assertThrowsConvKitError(try alexnet(Tensor.zeros([1, 3, 32, 32])), "AlexNet", "too small", "63x63")
+        alexnet.eval()
+        XCTAssertEqual(try alexnet(Tensor.zeros([1, 3, 63, 63])).shape, [1, 1000])
         assertThrowsConvKitError(try LeNet5(classes: 0), "LeNet5", "classes")
         assertThrowsConvKitError(try AlexNet.small(widthMultiplier: 0), "AlexNet", "widthMultiplier")
         assertThrowsConvKitError(try AlexNet(dropout: 2), "AlexNet", "dropout")

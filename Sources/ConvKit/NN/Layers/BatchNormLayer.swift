@@ -14,7 +14,8 @@ public final class BatchNorm2d: Module {
     public let numFeatures: Int
     /// Added to the variance before the square root.
     public let eps: Float
-    /// The running statistics' update factor; nil for a cumulative moving average.
+    /// The running statistics' update factor; nil for a cumulative moving average (factor
+    /// `1/num_batches_tracked`; reading the counter then costs a device-to-host copy per call).
     public let momentum: Float?
     /// Whether the layer has a learnable per-channel scale and shift.
     public let affine: Bool
