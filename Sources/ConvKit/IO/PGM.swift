@@ -43,7 +43,7 @@ public enum PGM {
         guard maxValue >= 1 else { throw parser.corrupt("maximum value \(maxValue) must be in 1...65535") }
         let count = width * height
         let maximum = Float(maxValue)
-        var pixels = [Float](repeating: 0, count: count)
+        var pixels: [Float] = []
 
         if binary {
             guard parser.position < bytes.count, Parser.isWhitespace(bytes[parser.position]) else {
@@ -55,6 +55,7 @@ public enum PGM {
             guard available >= count * bytesPerSample else {
                 throw parser.corrupt("truncated raster: \(available) bytes for \(count) \(bytesPerSample * 8)-bit samples (\(count * bytesPerSample) bytes needed)")
             }
+            pixels = [Float](repeating: 0, count: count)
             for i in 0..<count {
                 let sample = bytesPerSample == 1 ? Int(bytes[start + i])
                     : Int(bytes[start + 2 * i]) << 8 | Int(bytes[start + 2 * i + 1])
@@ -64,6 +65,12 @@ public enum PGM {
                 pixels[i] = Float(sample) / maximum
             }
         } else {
+            // Each sample needs a digit and a whitespace before it: refuse before allocating.
+            let available = bytes.count - parser.position
+            guard available >= 2 * count else {
+                throw parser.corrupt("truncated raster: \(available) bytes cannot hold \(count) plain samples")
+            }
+            pixels = [Float](repeating: 0, count: count)
             for i in 0..<count {
                 let sample = try parser.number("sample \(i + 1) of \(count)", limit: 65535)
                 guard sample <= maxValue else {
