@@ -194,3 +194,26 @@ final class PlotTests: XCTestCase {
         assertThrowsConvKitError(try Plots.filterGridPNG(weights: Tensor.zeros([3, 1, 3, 3]), columns: Int.max), "larger than")
     }
 }
+
+extension PlotTests {
+    /// Extreme and random inputs always give well-formed SVG without NaN coordinates.
+    func testTrainingCurvesSurviveExtremeValues() {
+        var rng = TestRNG(seed: 17)
+        let specials: [Double] = [0, -0.0, 1e-300, -1e-300, 1e300, -1e300, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                                  .leastNonzeroMagnitude, .nan, .infinity, -.infinity, 1, 2.5, 1e9]
+        for trial in 0..<40 {
+            let count = rng.int(0...6)
+            func series() -> [Double] {
+                (0..<rng.int(0...7)).map { _ in rng.bool() ? specials[rng.int(0...(specials.count - 1))] : Double(rng.next() % 1000) / 100 }
+            }
+            let epochs = (0..<count).map { _ in rng.bool() ? rng.int(-3...50) : [Int.min, Int.max, 0][rng.int(0...2)] }
+            let svg = Plots.trainingCurvesSVG(epochs: epochs, trainLoss: series(), testLoss: series(), testAccuracy: series())
+            let xml = SVGCollector.parse(svg)
+            for element in xml.elements {
+                for (key, value) in element.attributes where ["x", "y", "cx", "cy", "points", "x1", "y1", "x2", "y2"].contains(key) {
+                    XCTAssertFalse(value.lowercased().contains("nan") || value.lowercased().contains("inf"), "trial \(trial): \(key)=\(value)")
+                }
+            }
+        }
+    }
+}

@@ -16,8 +16,8 @@ public enum Plots {
     ///     above 1 the values are taken to be percentages already.
     ///
     /// Each series is paired with `epochs` element by element (a shorter series is drawn as far
-    /// as it goes). NaN and infinite values are not drawn: the line breaks there and the panel
-    /// notes how many were left out. A single epoch is drawn as markers; no epochs give empty
+    /// as it goes). NaN and infinite values (and magnitudes above 1e300) are not drawn: the line
+    /// breaks there and the panel notes how many were left out. A single epoch is drawn as markers; no epochs give empty
     /// panels saying so.
     public static func trainingCurvesSVG(epochs: [Int], trainLoss: [Double], testLoss: [Double],
                                          testAccuracy: [Double]) -> String {
@@ -57,7 +57,8 @@ public enum Plots {
             self.name = name
             self.color = color
             self.dashed = dashed
-            let pairs = zip(x, y).map { (x: $0.0, y: $0.1) }
+            // Magnitudes past 1e300 are treated as infinite (the axis arithmetic would overflow).
+            let pairs = zip(x, y).map { (x: $0.0, y: abs($0.1) <= 1e300 ? $0.1 : .infinity) }
             points = pairs
             skipped = pairs.filter { !$0.y.isFinite }.count
         }
@@ -128,7 +129,7 @@ public enum Plots {
         func px(_ x: Double) -> Double { left + 12 + (x - xLow) / (xHigh - xLow) * (right - left - 24) }
         func py(_ y: Double) -> Double { bottom - (y - yLow) / (yHigh - yLow) * (bottom - top) }
 
-        let yDecimals = max(0, Int(-floor(log10(yTicks.step))))
+        let yDecimals = Int(min(max(-floor(log10(yTicks.step)), 0), 12))
         for tick in yTicks.ticks {
             let y = py(tick)
             out += "<line x1=\"\(format(left))\" y1=\"\(format(y))\" x2=\"\(format(right))\" y2=\"\(format(y))\" stroke=\"#e5e5e5\"/>\n"
