@@ -29,7 +29,7 @@ enum HTTPClient {
     private static let optURL: Int32 = 10002, optWriteData: Int32 = 10001, optWriteFunction: Int32 = 20011
     private static let optFollowLocation: Int32 = 52, optNoSignal: Int32 = 99, optConnectTimeout: Int32 = 78
     private static let optLowSpeedLimit: Int32 = 19, optLowSpeedTime: Int32 = 20, optTimeout: Int32 = 13
-    private static let optMaxRedirects: Int32 = 68, optUserAgent: Int32 = 10018
+    private static let optMaxRedirects: Int32 = 68, optUserAgent: Int32 = 10018, optNoProxy: Int32 = 10177
     private static let infoResponseCode: Int32 = 0x200002
 
     private static let loaded: Result<Curl, ConvKitError> = {
@@ -111,6 +111,8 @@ enum HTTPClient {
                 "convkit".withCString { agent in
                     var ok = curl.setPointer(handle, optURL, urlString) == 0
                     ok = ok && curl.setPointer(handle, optUserAgent, agent) == 0
+                    // A proxy from the environment is used for the mirrors, never for this machine itself.
+                    ok = ok && "localhost,127.0.0.1,::1".withCString { curl.setPointer(handle, optNoProxy, $0) } == 0
                     ok = ok && curl.setPointer(handle, optWriteFunction, unsafeBitCast(write, to: UnsafeRawPointer.self)) == 0
                     ok = ok && curl.setPointer(handle, optWriteData, context) == 0
                     ok = ok && curl.setLong(handle, optNoSignal, 1) == 0
