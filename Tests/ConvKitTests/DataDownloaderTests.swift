@@ -132,6 +132,33 @@ final class DataDownloaderTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: big.cacheDirectory.path), [])
     }
 
+    func testStalledServerTimesOut() throws {
+        // A server that answers the headers and then sends nothing: the stall limit ends the transfer.
+        stopServer()
+        port = 0
+        let script = """
+        import http.server, time
+        class Stall(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.flush()
+                time.sleep(60)
+            def log_message(self, *args):
+                pass
+        server = http.server.HTTPServer(("127.0.0.1", 0), Stall)
+        print("serving on port", server.server_address[1])
+        server.serve_forever()
+        """
+        try startServer(["-c", script])
+        let downloader = MNISTDownloader(mirrors: [mirror("x")], cacheRoot: root.appendingPathComponent("cache"), timeout: 1,
+                                         environment: [:])
+        let start = Date()
+        assertThrowsConvKitError(try downloader.ensure([MNIST.testLabels]), "could not download t10k-labels-idx1-ubyte.gz", "curl error")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 15)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: downloader.cacheDirectory.path), [])
+    }
+
     func testEndlessBodyWithoutContentLengthIsCutOff() throws {
         // A server that announces no length and sends 64 MiB: the download must stop at the cap.
         stopServer()
