@@ -95,12 +95,33 @@ final class ImageIOTests: XCTestCase {
             let rgba = try XCTUnwrap(expected[name]?.rgba)
             XCTAssertTrue(stride(from: 3, to: rgba.count, by: 4).contains { rgba[$0] < 1 }, name)
             let bytes = try ImageFixtures.bytes(name)
-            XCTAssertNotEqual(try PNG.decode(bytes).pixels, try PNG.decode(bytes, background: 1).pixels, name)
+            XCTAssertNotEqual(try PNG.decode(bytes, background: 0).pixels, try PNG.decode(bytes, background: 1).pixels, name)
+            let automatic = try PNG.decode(bytes).pixels
+            XCTAssertTrue(try [PNG.decode(bytes, background: 0).pixels, PNG.decode(bytes, background: 1).pixels].contains(automatic), name)
         }
         let interlaced = try PNG.decodeRaster(ImageFixtures.bytes("interlaced_ct6_d16.png"), path: "x")
         XCTAssertTrue(interlaced.header.interlaced)
         XCTAssertEqual(PNG.passes(of: interlaced.header).count, 7)
         XCTAssertEqual(PNG.passes(of: PNG.Header(width: 1, height: 1, bitDepth: 8, colorType: 0, interlaced: true)).count, 1)
+    }
+
+    func testTransparentBackgroundContrastsWithTheStrokes() throws {
+        // 3×1 grey + alpha: a stroke pixel, a half-transparent one and a transparent one.
+        func picture(stroke: UInt8) throws -> [UInt8] {
+            let raw: [UInt8] = [0, stroke, 255, stroke, 128, 77, 0]
+            let header = PNGBuilder.header(width: 3, height: 1, colorType: 4)
+            return PNGBuilder(chunks: [("IHDR", header), ("IDAT", try PNG.deflate(raw)), ("IEND", [])]).bytes
+        }
+        // Black ink on a transparent sheet: composited on white.
+        let ink = try PNG.decode(picture(stroke: 0))
+        for (v, r) in zip(ink.pixels, [0, Float(127) / 255, 1]) { XCTAssertEqual(v, r, accuracy: 1e-6) }
+        // A white digit on transparency: composited on black, as MNIST.
+        let chalk = try PNG.decode(picture(stroke: 255))
+        for (v, r) in zip(chalk.pixels, [1, Float(128) / 255, 0]) { XCTAssertEqual(v, r, accuracy: 1e-6) }
+        XCTAssertEqual(try PNG.decode(picture(stroke: 0), background: 0).pixels, [0, 0, 0])
+        // Opaque images do not depend on the background.
+        let opaque = try PNG.encode(GrayImage(width: 2, height: 1, bytes: [10, 200]))
+        XCTAssertEqual(try PNG.decode(opaque, background: 1), try PNG.decode(opaque, background: 0))
     }
 
     // MARK: PNG encoding

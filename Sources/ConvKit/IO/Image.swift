@@ -301,7 +301,8 @@ func writeImageFile(_ bytes: [UInt8], to path: String) throws {
 
 /// Reads a greyscale image from a PNG or PGM file, choosing the format by the file's first
 /// bytes (never by its extension). Colour is converted to luma (0.299 R + 0.587 G + 0.114 B);
-/// transparent pixels are composited over black (see `PNG.decode(_:path:background:)`).
+/// transparent pixels are composited over the background that contrasts with the picture
+/// (see `PNG.decode(_:path:background:)`).
 /// - Throws: `ConvKitError.io` when the file cannot be read, `ConvKitError.corruptFile`
 ///   naming the path and the problem for a malformed file or an unknown format (the message
 ///   lists the supported formats).

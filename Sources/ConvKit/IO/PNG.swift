@@ -6,8 +6,9 @@ import Foundation
 /// Reading accepts every standard PNG: colour types greyscale, greyscale + alpha, RGB, RGBA and
 /// palette; bit depths 1, 2, 4, 8 and 16; all five scanline filters; Adam7 interlacing; `tRNS`
 /// transparency. Chunk CRCs are checked; ancillary chunks other than `tRNS` are skipped. The
-/// picture is converted to greyscale with the luma weights 0.299 R + 0.587 G + 0.114 B and
-/// composited over a background (black unless told otherwise: MNIST digits are white on black).
+/// picture is converted to greyscale with the luma weights 0.299 R + 0.587 G + 0.114 B;
+/// transparent pixels are composited over a background chosen to contrast with the picture's
+/// opaque content (white behind dark strokes, black behind light ones), unless one is given.
 /// Images over `GrayImage.maximumPixelCount` pixels are refused before anything is allocated,
 /// and every malformation is a `ConvKitError.corruptFile` naming the path and the problem.
 ///
@@ -27,7 +28,7 @@ public enum PNG {
     /// Reads the PNG file at `path` as a greyscale image (see `decode(_:path:background:)`).
     /// - Throws: `ConvKitError.io` when the file cannot be read, `ConvKitError.corruptFile`
     ///   when it is not a valid PNG.
-    public static func read(from path: String, background: Float = 0) throws -> GrayImage {
+    public static func read(from path: String, background: Float? = nil) throws -> GrayImage {
         try decode(readImageFile(path), path: path, background: background)
     }
 
@@ -37,20 +38,45 @@ public enum PNG {
     ///   - bytes: the whole file.
     ///   - path: the file name used in error messages.
     ///   - background: the intensity (0 black ... 1 white) that transparent pixels are composited
-    ///     over: `grey = alpha · luma + (1 − alpha) · background`.
+    ///     over: `grey = alpha · luma + (1 − alpha) · background`. When nil (the default) and the
+    ///     picture has transparency, it is white if the opaque content is dark on average (mean
+    ///     luma weighted by alpha below 0.5: black ink on a transparent sheet stays visible) and
+    ///     black otherwise (a light digit on transparency looks like MNIST's white on black).
     /// - Throws: `ConvKitError.corruptFile` naming `path` and the problem (bad signature, CRC
     ///   mismatch, truncated chunk, invalid or over-limit header, bad filter type, image data
     ///   that inflates to the wrong size, palette index out of range, ...).
-    public static func decode(_ bytes: [UInt8], path: String = "<png data>", background: Float = 0) throws -> GrayImage {
-        try require(background >= 0 && background <= 1, "PNG.decode", "background must be in [0, 1], got \(background)")
+    public static func decode(_ bytes: [UInt8], path: String = "<png data>", background: Float? = nil) throws -> GrayImage {
+        if let background {
+            try require(background >= 0 && background <= 1, "PNG.decode", "background must be in [0, 1], got \(background)")
+        }
         let decoded = try decodeRaster(bytes, path: path)
         var pixels = [Float](repeating: 0, count: decoded.header.width * decoded.header.height)
+        var alphas: [Float] = []
+        let hasTransparency = decoded.header.colorType == 4 || decoded.header.colorType == 6
+            || decoded.transparentKey != nil || !decoded.paletteAlpha.isEmpty
+        if hasTransparency { alphas = [Float](repeating: 1, count: pixels.count) }
         try decoded.forEachPixel(path: path) { index, red, green, blue, alpha in
             // Grey stays exactly grey (the weights' rounding would shift it by an ulp).
-            let luma = red == green && green == blue ? red : 0.299 * red + 0.587 * green + 0.114 * blue
-            pixels[index] = min(max(alpha * luma + (1 - alpha) * background, 0), 1)
+            pixels[index] = red == green && green == blue ? red : 0.299 * red + 0.587 * green + 0.114 * blue
+            if hasTransparency { alphas[index] = alpha }
+        }
+        if hasTransparency {
+            let chosen = background ?? contrastingBackground(luma: pixels, alpha: alphas)
+            for i in pixels.indices {
+                pixels[i] = min(max(alphas[i] * pixels[i] + (1 - alphas[i]) * chosen, 0), 1)
+            }
         }
         return GrayImage(validatedWidth: decoded.header.width, height: decoded.header.height, pixels: pixels)
+    }
+
+    /// White (1) behind content that is dark on average, black (0) otherwise; black when nothing is opaque.
+    static func contrastingBackground(luma: [Float], alpha: [Float]) -> Float {
+        var weighted: Double = 0, total: Double = 0
+        for i in luma.indices {
+            weighted += Double(alpha[i] * luma[i])
+            total += Double(alpha[i])
+        }
+        return total > 0 && weighted / total < 0.5 ? 1 : 0
     }
 
     /// Decodes PNG bytes into non-premultiplied RGBA intensities in [0, 1], four per pixel, row
