@@ -190,6 +190,9 @@ final class ImageIOTests: XCTestCase {
         XCTAssertEqual(try loadImage(URL(fileURLWithPath: misnamedPGM)), image)
         XCTAssertEqual(try PGM.read(from: misnamedPGM), image)
         XCTAssertEqual(try PNG.read(from: misnamedPNG), image)
+        let link = directory.appendingPathComponent("link-to-digit").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: misnamedPNG)
+        XCTAssertEqual(try loadImage(link), image)
 
         let jpeg = directory.appendingPathComponent("photo.jpg").path
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, 0x4A, 0x46]).write(to: URL(fileURLWithPath: jpeg))
@@ -199,6 +202,7 @@ final class ImageIOTests: XCTestCase {
         assertThrowsConvKitError(try loadImage(empty), "empty")
         assertThrowsConvKitError(try loadImage(directory.appendingPathComponent("missing.png").path), "missing.png", "does not exist")
         assertThrowsConvKitError(try loadImage(directory.path), "directory")
+        assertThrowsConvKitError(try loadImage("/dev/zero"), "/dev/zero", "not a regular file")
         assertThrowsConvKitError(try PNG.write(image, to: directory.appendingPathComponent("no/such/dir.png").path), "cannot write")
 
         XCTAssertEqual(ImageFormat.detect(PNG.signature), .png)

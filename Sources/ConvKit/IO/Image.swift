@@ -54,7 +54,7 @@ public struct GrayImage: Equatable {
                     "image size \(width)×\(height) is more than the \(maximumPixelCount)-pixel limit")
     }
 
-    /// The intensity at column `x`, row `y`.
+    /// The intensity at column `x`, row `y` (both must be in range, as for an array index).
     public subscript(x: Int, y: Int) -> Float {
         pixels[y * width + x]
     }
@@ -273,11 +273,15 @@ let maximumImageFileBytes = 256 << 20
 /// Reads the whole file at `path` (at most `maximumImageFileBytes`).
 func readImageFile(_ path: String) throws -> [UInt8] {
     let attributes: [FileAttributeKey: Any]
-    do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
+    // Attributes of what a symbolic link points to, not of the link.
+    let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+    do { attributes = try FileManager.default.attributesOfItem(atPath: target) } catch {
         throw ConvKitError.io(path: path, message: "cannot read the image: the file does not exist or is not accessible")
     }
-    if let type = attributes[.type] as? FileAttributeType, type == .typeDirectory {
-        throw ConvKitError.io(path: path, message: "cannot read the image: it is a directory")
+    if let type = attributes[.type] as? FileAttributeType, type != .typeRegular {
+        // Devices and pipes could stream forever; directories have no bytes.
+        let what = type == .typeDirectory ? "a directory" : "not a regular file"
+        throw ConvKitError.io(path: path, message: "cannot read the image: it is \(what)")
     }
     let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
     guard size <= maximumImageFileBytes else {
