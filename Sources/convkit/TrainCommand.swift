@@ -71,7 +71,7 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         try runReportingErrors {
-            if resume == nil { _ = try freshConfiguration() } else { _ = try TrainCommand.checkOverrides(self, TrainingConfiguration()) }
+            _ = try freshConfiguration()  // the flags given, in range (on resume they are compared with the checkpoint in run())
             if !["cpu", "cuda", "auto"].contains(device) {
                 throw ConvKitError.invalidArgument(op: "train", message: "--device must be cpu, cuda or auto, got '\(device)'")
             }
