@@ -224,6 +224,12 @@ final class CheckpointTests: XCTestCase {
             try bytes.prefix(length).write(to: truncated)
             assertThrowsConvKitError(try Checkpoint.load(from: truncated), truncated.path, "truncated")
         }
+        // One flipped bit in the tensor data: the format still parses, the checksum does not match.
+        var flipped = bytes
+        flipped[flipped.count - 3] ^= 0x10
+        let damaged = directory.appendingPathComponent("damaged.ckpt")
+        try flipped.write(to: damaged)
+        assertThrowsConvKitError(try Checkpoint.load(from: damaged), damaged.path, "damaged", "CRC-32")
         let garbage = directory.appendingPathComponent("garbage.ckpt")
         try Data("this is not a checkpoint at all, just some text".utf8).write(to: garbage)
         assertThrowsConvKitError(try Checkpoint.load(from: garbage), garbage.path, "corrupt")

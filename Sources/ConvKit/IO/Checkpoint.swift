@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 
 /// A training checkpoint: the model's state dict, the optimizer's and schedule's state, the epoch
@@ -117,6 +118,7 @@ public struct Checkpoint {
         static let globalStep = "convkit.global_step"
         static let generatorSeed = "convkit.generator_seed"
         static let generatorOffset = "convkit.generator_offset"
+        static let checksum = "convkit.data_crc32"
     }
 
     // MARK: Writing
@@ -147,6 +149,7 @@ public struct Checkpoint {
             entries[Key.generatorSeed] = String(generator.seed)
             entries[Key.generatorOffset] = String(generator.offset)
         }
+        entries[Key.checksum] = String(try Checkpoint.checksum(of: tensors), radix: 16)
         try SafeTensors.write(tensors, metadata: entries, to: url)
     }
 
@@ -154,7 +157,8 @@ public struct Checkpoint {
 
     /// Reads a checkpoint written by `save(to:)`.
     /// - Throws: `ConvKitError.io` when the file cannot be read; `ConvKitError.corruptFile` when it
-    ///   is truncated or damaged; `ConvKitError.invalidArgument` when it is a safetensors file but
+    ///   is truncated or damaged (including tensor bytes that no longer match the CRC-32 recorded
+    ///   at save time); `ConvKitError.invalidArgument` when it is a safetensors file but
     ///   not a ConvKit checkpoint (e.g. bare model weights); `ConvKitError.unsupported` when it was
     ///   written by a newer format version.
     public static func load(from url: URL) throws -> Checkpoint {
@@ -221,12 +225,43 @@ public struct Checkpoint {
             }
         }
         if optimizerType == nil && !optimizerState.isEmpty { throw corrupt("has optimizer tensors but no \(Key.optimizer) entry") }
+        if let stored = entries[Key.checksum] {
+            let actual = try checksum(of: contents.tensors)
+            guard UInt32(stored, radix: 16) == actual else {
+                throw corrupt("data is damaged: its CRC-32 is \(String(actual, radix: 16)) but the file records \(stored)")
+            }
+        }
 
         entries = entries.filter { !$0.key.hasPrefix(Key.prefix) }
         return Checkpoint(modelType: modelType, modelName: modelName, modelConfig: contents.metadata[Key.modelConfig],
                           modelState: modelState, optimizerType: optimizerType, optimizerState: optimizerState,
                           scheduleType: scheduleType, scheduleState: scheduleState, epoch: epoch, globalStep: globalStep,
                           generator: generator, metadata: entries)
+    }
+
+    /// The CRC-32 (zlib's) of the tensors' bytes, in the order of their sorted names, as they are
+    /// stored in the file (row-major, little-endian).
+    static func checksum(of tensors: [String: Tensor]) throws -> UInt32 {
+        var crc = CZlib.crc32(0, nil, 0)
+        func add(_ bytes: UnsafeRawBufferPointer) {
+            var offset = 0
+            while offset < bytes.count {
+                let length = min(bytes.count - offset, 1 << 30)
+                crc = CZlib.crc32(crc, bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self), uInt(length))
+                offset += length
+            }
+        }
+        for name in tensors.keys.sorted() {
+            let tensor = tensors[name]!
+            if tensor.device == .cpu {
+                add(UnsafeRawBufferPointer(start: tensor.storage.address, count: tensor.count * tensor.dtype.size))
+            } else if tensor.dtype == .float32 {
+                try tensor.toArray().withUnsafeBytes(add)
+            } else {
+                try tensor.toIntArray().withUnsafeBytes(add)
+            }
+        }
+        return UInt32(truncatingIfNeeded: crc)
     }
 
     // MARK: Applying
