@@ -35,14 +35,18 @@ private final class OtherTestNet: Module {
 
 final class CheckpointTests: XCTestCase {
     private var directory: URL!
+    private var savedGenerator: Philox!
 
     override func setUpWithError() throws {
+        // These tests reseed the default generator; other tests get it back as it was.
+        savedGenerator = RandomState.generatorState
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("convkit-checkpoint-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }
 
     override func tearDownWithError() throws {
+        RandomState.generatorState = savedGenerator
         try? FileManager.default.removeItem(at: directory)
     }
 
