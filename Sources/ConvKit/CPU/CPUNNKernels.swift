@@ -73,8 +73,18 @@ extension CPUBackend: NNKernels {
     /// The CPU implementation of `NNKernels.reluBackward`.
     public func reluBackward(gradOutput: Storage, output: Storage, gradInput: Storage, count: Int) throws {
         let g = gradOutput.floats, y = output.floats, dx = gradInput.floats
+        // PyTorch's threshold_backward: zero where y <= 0, so a NaN output passes its gradient.
+        // A SIMD select, because a per-element branch mispredicts on ReLU's random sign pattern.
         parallelFor(count, grain: 1 << 15) { range in
-            for i in range { dx[i] = y[i] > 0 ? g[i] : 0 }
+            var i = range.lowerBound
+            let zero = SIMD8<Float>(repeating: 0)
+            while i + 8 <= range.upperBound {
+                let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Float>.self)
+                let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(dx + i).storeBytes(of: gv.replacing(with: zero, where: yv .<= zero), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < range.upperBound { dx[i] = y[i] <= 0 ? 0 : g[i]; i += 1 }
         }
     }
 
