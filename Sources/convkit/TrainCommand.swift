@@ -157,6 +157,9 @@ struct TrainCommand: ParsableCommand {
         if let checkpoint {
             print("resuming after epoch \(checkpoint.epoch) from \(resume!)")
         }
+        if trainer.completedEpochs >= c.epochs {
+            print("the checkpoint has already completed \(trainer.completedEpochs) of \(c.epochs) epochs; raise --epochs to train further")
+        }
         fflush(stdout)
         while trainer.completedEpochs < c.epochs {
             let m = try trainer.runEpoch()
