@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CPU benchmark, side by side with PyTorch, in one run on one machine:
 #   1. convkit bench with the default (portable x86-64) release build,
-#   2. the same with AVX2/FMA code generation (-target-cpu x86-64-v3 -D CONVKIT_AVX2),
+#   2. the same with AVX2/FMA code generation (-target-cpu haswell -D CONVKIT_AVX2),
 #   3. scripts/bench_torch_cpu.py (PyTorch on the CPU, same cases, same timing method),
 # then prints Markdown tables (ours ÷ PyTorch) for BENCHMARKS.md.
 # Usage: scripts/bench_cpu.sh [OUT_DIR] [extra convkit bench flags, e.g. --filter conv2d]
@@ -12,7 +12,7 @@ mkdir -p "$out"
 
 swift build -c release --product convkit
 swift build -c release --product convkit --scratch-path .build-avx2 \
-    -Xswiftc -target-cpu -Xswiftc x86-64-v3 -Xswiftc -DCONVKIT_AVX2
+    -Xswiftc -target-cpu -Xswiftc haswell -Xswiftc -DCONVKIT_AVX2
 
 lscpu | grep -E 'Model name|^CPU\(s\)' > "$out/machine.txt"
 .build/release/convkit info | tee -a "$out/machine.txt"

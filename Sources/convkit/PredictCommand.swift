@@ -50,7 +50,7 @@ struct PredictCommand: ParsableCommand {
             for path in images {
                 let (probabilities, inverted) = try classify(path, model: model)
                 let ranked = probabilities.enumerated().sorted { $0.element > $1.element }.prefix(top)
-                let text = ranked.map { String(format: "%d (%.1f%%)", $0.offset, Double($0.element) * 100) }.joined(separator: ", ")
+                let text = ranked.map { String(format: "%d (%.3g%%)", $0.offset, Double($0.element) * 100) }.joined(separator: ", ")
                 print("\(path): \(text)" + (inverted ? "  [inverted]" : ""))
             }
         }
