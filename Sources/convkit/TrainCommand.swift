@@ -51,6 +51,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning-rate schedule: none, step or cosine. (default: cosine)")
     var schedule: String?
 
+    @Option(help: "Augmentation: zero-pad training images by N pixels and crop a random 28×28 window (0: none). (default: 0)")
+    var cropPadding: Int?
+
     @Option(help: "Device: cpu, cuda or auto.")
     var device = "auto"
 
@@ -91,6 +94,7 @@ struct TrainCommand: ParsableCommand {
         if let weightDecay { c.weightDecay = weightDecay }
         if let schedule { c.schedule = schedule }
         if let seed { c.seed = seed }
+        if let cropPadding { c.cropPadding = cropPadding }
         c.limitTrain = limitTrain
         c.limitTest = limitTest
         try c.validate()
@@ -115,6 +119,7 @@ struct TrainCommand: ParsableCommand {
         try same("weight-decay", command.weightDecay, saved.weightDecay)
         try same("schedule", command.schedule, saved.schedule)
         try same("seed", command.seed, saved.seed)
+        try same("crop-padding", command.cropPadding, saved.cropPadding)
         try same("limit-train", command.limitTrain, saved.limitTrain ?? 60_000)
         try same("limit-test", command.limitTest, saved.limitTest ?? 10_000)
         if let given = command.model, given != saved.model {
@@ -153,7 +158,7 @@ struct TrainCommand: ParsableCommand {
         print("convkit train: \(c.model) (\(trainer.model.parameterCount) parameters) on \(c.dataset), \(trainSet.count) train / "
             + "\(testSet.count) test images, \(device); \(c.optimizer) lr \(c.learningRate)"
             + (c.optimizer == "sgd" ? " momentum \(c.momentum)" : "") + " weight decay \(c.weightDecay), schedule \(c.schedule), "
-            + "batch \(c.batchSize), \(c.epochs) epochs, seed \(c.seed); run directory \(out)")
+            + (c.cropPadding > 0 ? "random crops (padding \(c.cropPadding)), " : "") + "batch \(c.batchSize), \(c.epochs) epochs, seed \(c.seed); run directory \(out)")
         if let checkpoint {
             print("resuming after epoch \(checkpoint.epoch) from \(resume!)")
         }

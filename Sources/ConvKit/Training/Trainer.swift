@@ -86,7 +86,8 @@ public final class Trainer {
         optimizer = try configuration.makeOptimizer(parameters: model.parameters())
         schedule = try configuration.makeSchedule(optimizer: optimizer)
         trainLoader = try DataLoader(dataset: train, batchSize: configuration.batchSize, shuffle: true, seed: configuration.seed,
-                                     normalization: .mnist, device: device)
+                                     normalization: .mnist, augmentation: Augmentation(randomCropPadding: configuration.cropPadding),
+                                     device: device)
         testLoader = try DataLoader(dataset: test, batchSize: max(configuration.batchSize, 256), normalization: .mnist, device: device)
         if let checkpoint {
             if let stored = checkpoint.metadata[Trainer.configurationKey] {

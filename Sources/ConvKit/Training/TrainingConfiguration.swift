@@ -29,7 +29,9 @@ public struct TrainingConfiguration: Codable, Equatable {
     public var weightDecay: Float = 5e-4
     /// `none`, `step` (×0.1 every ⌈epochs/3⌉ epochs) or `cosine` (to 0 over `epochs`).
     public var schedule = "cosine"
-    /// Seeds the weights, the shuffling and dropout.
+    /// Training augmentation: zero-pad by this many pixels and crop a random 28×28 window (0: none).
+    public var cropPadding = 0
+    /// Seeds the weights, the shuffling, the augmentation and dropout.
     public var seed: UInt64 = 1
     /// Train on the first `limitTrain` training images only (nil: all).
     public var limitTrain: Int?
@@ -42,7 +44,7 @@ public struct TrainingConfiguration: Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case model, dataset, epochs, batchSize = "batch_size", learningRate = "lr", optimizer, momentum,
-             weightDecay = "weight_decay", schedule, seed, limitTrain = "limit_train", limitTest = "limit_test"
+             weightDecay = "weight_decay", schedule, cropPadding = "crop_padding", seed, limitTrain = "limit_train", limitTest = "limit_test"
     }
 
     /// Checks every setting.
@@ -60,6 +62,7 @@ public struct TrainingConfiguration: Codable, Equatable {
         try require(weightDecay >= 0 && weightDecay.isFinite, op, "--weight-decay must be non-negative, got \(weightDecay)")
         try require(TrainingConfiguration.schedules.contains(schedule), op,
                     "--schedule must be one of \(TrainingConfiguration.schedules.joined(separator: ", ")), got '\(schedule)'")
+        try require((0...8).contains(cropPadding), op, "--crop-padding must be in 0...8, got \(cropPadding)")
         if let limitTrain { try require(limitTrain > 0, op, "--limit-train must be positive, got \(limitTrain)") }
         if let limitTest { try require(limitTest > 0, op, "--limit-test must be positive, got \(limitTest)") }
     }
