@@ -51,7 +51,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Learning-rate schedule: none, step or cosine. (default: cosine)")
     var schedule: String?
 
-    @Option(help: "Augmentation: zero-pad training images by N pixels and crop a random 28×28 window (0: none). (default: 0)")
+    @Option(help: "Augmentation: zero-pad training images by N pixels and crop a random 28×28 window (0: none). (default: 2)")
     var cropPadding: Int?
 
     @Option(help: "Device: cpu, cuda or auto.")

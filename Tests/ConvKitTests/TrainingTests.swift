@@ -37,6 +37,7 @@ final class TrainingTests: XCTestCase {
         c.limitTrain = train
         c.limitTest = test
         c.seed = 7
+        c.cropPadding = 0
         return c
     }
 
