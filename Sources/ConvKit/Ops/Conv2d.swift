@@ -20,16 +20,7 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
                    padding: Padding2d = 0, dilation: Size2d = 1, groups: Int = 1,
                    paddingMode: PaddingMode = .zeros, algorithm: ConvAlgorithm = .auto) throws -> Tensor {
     let op = "conv2d"
-    try require(input.dtype == .float32, op, "input must be float32, got \(input.dtype)")
-    try require(weight.dtype == .float32, op, "weight must be float32, got \(weight.dtype)")
-    try require(weight.device == input.device, op, "weight is on \(weight.device) but input is on \(input.device)")
-    if let bias {
-        try require(bias.dtype == .float32, op, "bias must be float32, got \(bias.dtype)")
-        try require(bias.device == input.device, op, "bias is on \(bias.device) but input is on \(input.device)")
-    }
-    try require(input.rank == 3 || input.rank == 4, op,
-                "expected 3-D (unbatched) or 4-D (batched) input, got input of shape \(input.shape)")
-    let batchedShape = input.rank == 3 ? [1] + input.shape : input.shape
+    let batchedShape = try checkConvolutionOperands(op, input, weight, bias)
     var geometry = try Conv2dGeometry.resolve(op: op, inputShape: batchedShape, weightShape: weight.shape,
                                               stride: stride, padding: padding, dilation: dilation, groups: groups)
     if let bias {
@@ -105,4 +96,19 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, geometry: Conv2d
         }
         return grads
     }
+}
+
+/// The checks conv2d and convTranspose2d share: float32 operands on one device and a 3-D
+/// (unbatched) or 4-D input. Returns the input's shape as a batch (`[1] + shape` for 3-D).
+func checkConvolutionOperands(_ op: String, _ input: Tensor, _ weight: Tensor, _ bias: Tensor?) throws -> [Int] {
+    try require(input.dtype == .float32, op, "input must be float32, got \(input.dtype)")
+    try require(weight.dtype == .float32, op, "weight must be float32, got \(weight.dtype)")
+    try require(weight.device == input.device, op, "weight is on \(weight.device) but input is on \(input.device)")
+    if let bias {
+        try require(bias.dtype == .float32, op, "bias must be float32, got \(bias.dtype)")
+        try require(bias.device == input.device, op, "bias is on \(bias.device) but input is on \(input.device)")
+    }
+    try require(input.rank == 3 || input.rank == 4, op,
+                "expected 3-D (unbatched) or 4-D (batched) input, got input of shape \(input.shape)")
+    return input.rank == 3 ? [1] + input.shape : input.shape
 }

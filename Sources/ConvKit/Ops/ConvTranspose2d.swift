@@ -16,16 +16,7 @@ public func convTranspose2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = n
                             padding: Size2d = 0, outputPadding: Size2d = 0, groups: Int = 1,
                             dilation: Size2d = 1) throws -> Tensor {
     let op = "convTranspose2d"
-    try require(input.dtype == .float32, op, "input must be float32, got \(input.dtype)")
-    try require(weight.dtype == .float32, op, "weight must be float32, got \(weight.dtype)")
-    try require(weight.device == input.device, op, "weight is on \(weight.device) but input is on \(input.device)")
-    if let bias {
-        try require(bias.dtype == .float32, op, "bias must be float32, got \(bias.dtype)")
-        try require(bias.device == input.device, op, "bias is on \(bias.device) but input is on \(input.device)")
-    }
-    try require(input.rank == 3 || input.rank == 4, op,
-                "expected 3-D (unbatched) or 4-D (batched) input, got input of shape \(input.shape)")
-    let batchedShape = input.rank == 3 ? [1] + input.shape : input.shape
+    let batchedShape = try checkConvolutionOperands(op, input, weight, bias)
     // `geometry` is the convolution whose input gradient this is: its input is our output.
     let geometry = try Conv2dGeometry.resolveTransposed(op: op, inputShape: batchedShape, weightShape: weight.shape,
                                                         stride: stride, padding: padding, outputPadding: outputPadding,
