@@ -67,35 +67,30 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, geometry: Conv2d
                               output: output.storage, geometry: geometry, algorithm: algorithm)
     let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
     return Autograd.record(output, op: "conv2d", inputs: inputs) { grad in
-        var grads: [Tensor?] = []
-        if input.requiresGrad {
-            let gradInput = try Tensor.empty(input.shape, on: input.device)
-            try kernels.conv2dBackwardInput(gradOutput: grad.storage, weight: weight.storage, gradInput: gradInput.storage,
+        let gradInput = try gradientIfRequired(input) {
+            try kernels.conv2dBackwardInput(gradOutput: grad.storage, weight: weight.storage, gradInput: $0,
                                             geometry: geometry, algorithm: algorithm)
-            grads.append(gradInput)
-        } else {
-            grads.append(nil)
         }
-        if weight.requiresGrad {
-            let gradWeight = try Tensor.empty(weight.shape, on: weight.device)
-            try kernels.conv2dBackwardWeight(gradOutput: grad.storage, input: input.storage, gradWeight: gradWeight.storage,
+        let gradWeight = try gradientIfRequired(weight) {
+            try kernels.conv2dBackwardWeight(gradOutput: grad.storage, input: input.storage, gradWeight: $0,
                                              geometry: geometry, algorithm: algorithm)
-            grads.append(gradWeight)
-        } else {
-            grads.append(nil)
         }
-        if let bias {
-            if bias.requiresGrad {
-                let gradBias = try Tensor.empty(bias.shape, on: bias.device)
-                try kernels.channelBiasGradient(gradOutput: grad.storage, gradBias: gradBias.storage, n: geometry.n,
-                                                channels: geometry.outChannels, spatial: geometry.outHeight * geometry.outWidth)
-                grads.append(gradBias)
-            } else {
-                grads.append(nil)
-            }
+        guard let bias else { return [gradInput, gradWeight] }
+        let gradBias = try gradientIfRequired(bias) {
+            try kernels.channelBiasGradient(gradOutput: grad.storage, gradBias: $0, n: geometry.n,
+                                            channels: geometry.outChannels, spatial: geometry.outHeight * geometry.outWidth)
         }
-        return grads
+        return [gradInput, gradWeight, gradBias]
     }
+}
+
+/// A new gradient tensor shaped like `tensor`, written by `compute` into its storage, or `nil`
+/// (no work done) when `tensor` does not require a gradient.
+func gradientIfRequired(_ tensor: Tensor, _ compute: (Storage) throws -> Void) throws -> Tensor? {
+    guard tensor.requiresGrad else { return nil }
+    let gradient = try Tensor.empty(tensor.shape, on: tensor.device)
+    try compute(gradient.storage)
+    return gradient
 }
 
 /// The checks conv2d and convTranspose2d share: float32 operands on one device and a 3-D

@@ -35,35 +35,21 @@ public func convTranspose2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = n
     }
     let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
     return Autograd.record(output, op: op, inputs: inputs) { grad in
-        var grads: [Tensor?] = []
-        if input.requiresGrad {
-            let gradInput = try Tensor.empty(input.shape, on: input.device)
-            try kernels.conv2dForward(input: grad.storage, weight: weight.storage, bias: nil, output: gradInput.storage,
+        let gradInput = try gradientIfRequired(input) {
+            try kernels.conv2dForward(input: grad.storage, weight: weight.storage, bias: nil, output: $0,
                                       geometry: geometry, algorithm: .auto)
-            grads.append(gradInput)
-        } else {
-            grads.append(nil)
         }
-        if weight.requiresGrad {
-            // The convolution's weight gradient with its output gradient = our input and its
-            // input = our output gradient.
-            let gradWeight = try Tensor.empty(weight.shape, on: weight.device)
-            try kernels.conv2dBackwardWeight(gradOutput: input.storage, input: grad.storage, gradWeight: gradWeight.storage,
+        // The convolution's weight gradient with its output gradient = our input and its
+        // input = our output gradient.
+        let gradWeight = try gradientIfRequired(weight) {
+            try kernels.conv2dBackwardWeight(gradOutput: input.storage, input: grad.storage, gradWeight: $0,
                                              geometry: geometry, algorithm: .auto)
-            grads.append(gradWeight)
-        } else {
-            grads.append(nil)
         }
-        if let bias {
-            if bias.requiresGrad {
-                let gradBias = try Tensor.empty(bias.shape, on: bias.device)
-                try kernels.channelBiasGradient(gradOutput: grad.storage, gradBias: gradBias.storage, n: geometry.n,
-                                                channels: outChannels, spatial: outSpatial)
-                grads.append(gradBias)
-            } else {
-                grads.append(nil)
-            }
+        guard let bias else { return [gradInput, gradWeight] }
+        let gradBias = try gradientIfRequired(bias) {
+            try kernels.channelBiasGradient(gradOutput: grad.storage, gradBias: $0, n: geometry.n,
+                                            channels: outChannels, spatial: outSpatial)
         }
-        return grads
+        return [gradInput, gradWeight, gradBias]
     }
 }
