@@ -12,7 +12,24 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "ConvKit", dependencies: ["CZlib"]),
+        .target(
+            name: "ConvKit",
+            dependencies: ["CZlib"],
+            // The CUDA kernels: real .cu files whose bytes are compiled into the binary.
+            resources: [
+                .embedInCode("CUDA/Kernels/Common.cuh"),
+                .embedInCode("CUDA/Kernels/Tensor.cu"),
+                .embedInCode("CUDA/Kernels/GEMM.cu"),
+                .embedInCode("CUDA/Kernels/Convolution.cu"),
+                .embedInCode("CUDA/Kernels/ImplicitGEMM.cu"),
+                .embedInCode("CUDA/Kernels/Depthwise.cu"),
+                .embedInCode("CUDA/Kernels/SparseMatrix.cu"),
+                .embedInCode("CUDA/Kernels/Pooling.cu"),
+                .embedInCode("CUDA/Kernels/NN.cu"),
+                .embedInCode("CUDA/Kernels/Normalization.cu"),
+                .embedInCode("CUDA/Kernels/Optimizer.cu"),
+            ]
+        ),
         .executableTarget(
             name: "convkit",
             dependencies: [

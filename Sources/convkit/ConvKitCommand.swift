@@ -10,7 +10,7 @@ struct ConvKitCommand: ParsableCommand {
         commandName: "convkit",
         abstract: "ConvKit: a deep-learning engine for convolutional networks.",
         version: ConvKit.version,
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, DemoCommand.self, BenchCommand.self, InfoCommand.self],
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, DemoCommand.self, BenchCommand.self, VerifyCommand.self, InfoCommand.self],
         defaultSubcommand: TrainCommand.self
     )
 }

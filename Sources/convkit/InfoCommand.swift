@@ -14,7 +14,17 @@ struct InfoCommand: ParsableCommand {
         print("ConvKit \(ConvKit.version)")
         print("devices:")
         print("  cpu: \(ProcessInfo.processInfo.activeProcessorCount) threads")
-        print("  cuda: not available in this build (CPU backend only)")
+        if let reason = CUDA.unavailableReason {
+            print("  cuda: not available: \(reason)")
+        } else {
+            for index in 0..<((try? CUDA.deviceCount()) ?? 0) {
+                guard let gpu = try? CUDA.backend(.cuda(index)) else { continue }
+                print("  cuda:\(index): \(gpu.name), sm_\(gpu.computeCapability), \(gpu.multiprocessorCount) SMs, "
+                      + String(format: "%.1f GiB", Double(gpu.totalMemory) / Double(1 << 30)))
+                print("    GEMM: \(gpu.blasDescription)")
+            }
+            print("  kernel compiler: \(CUDA.compilerDescription)")
+        }
         print("BLAS: \(blas.description)")
         if !blas.searched.isEmpty {
             print("  searched: \(blas.searched.joined(separator: ", "))")

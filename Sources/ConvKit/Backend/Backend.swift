@@ -31,7 +31,7 @@ func backend(for device: Device) throws -> any KernelBackend {
     switch device {
     case .cpu:
         return CPUBackend.shared
-    case .cuda:
-        throw ConvKitError.device(message: "\(device) is not available: this build of ConvKit has only the CPU backend")
+    case let .cuda(index):
+        return try CUDABackend.backend(index: index)
     }
 }

@@ -1,0 +1,76 @@
+// Shared definitions for every ConvKit kernel file (included as "Common.cuh").
+//
+// Conventions: every kernel is `extern "C"` (unmangled names for cuModuleGetFunction); integer
+// parameters are `long long`; element loops are grid-stride loops, so any grid size is correct and
+// the launcher chooses one that fills the GPU. NVRTC compiles this with no system headers.
+#pragma once
+
+typedef long long i64;
+
+// for (i64 i = first; i < n; i += stride): every thread of the grid takes every stride-th item.
+#define CK_LOOP(i, n)                                                              \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (i64)(n);       \
+         i += (i64)blockDim.x * gridDim.x)
+
+// NaN-propagating max (fmaxf returns the number when one operand is NaN; PyTorch propagates NaN).
+__device__ __forceinline__ float ck_max_nan(float a, float b) {
+    return (a != a || a > b) ? a : b;
+}
+
+// Sum of `value` over a block of blockDim.x threads (a power of two, at most 1024), returned to
+// every thread. `scratch` holds blockDim.x / 32 floats of shared memory. The order of additions is
+// fixed by the thread layout, so the result is bitwise reproducible.
+__device__ __forceinline__ float ck_block_sum(float value, float* scratch) {
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = value;
+    __syncthreads();
+    value = lane < warps ? scratch[lane] : 0.0f;
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    return value;
+}
+
+// The same for doubles (`scratch` holds blockDim.x / 32 doubles).
+__device__ __forceinline__ double ck_block_sum_double(double value, double* scratch) {
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = value;
+    __syncthreads();
+    value = lane < warps ? scratch[lane] : 0.0;
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    return value;
+}
+
+// NaN-propagating max over a block, returned to every thread (`scratch`: blockDim.x / 32 floats).
+__device__ __forceinline__ float ck_block_max(float value, float* scratch) {
+    for (int offset = 16; offset > 0; offset >>= 1) value = ck_max_nan(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    __syncthreads();
+    if (lane == 0) scratch[warp] = value;
+    __syncthreads();
+    value = lane < warps ? scratch[lane] : -__int_as_float(0x7f800000);
+    for (int offset = 16; offset > 0; offset >>= 1) value = ck_max_nan(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    return value;
+}
+
+// Philox-4x32-10, bit for bit the same as `Philox.block(seed:counter:)` in Swift: counter
+// (lo, hi, 0, 0), key (seed lo, seed hi).
+__device__ __forceinline__ uint4 ck_philox(unsigned long long seed, unsigned long long counter) {
+    unsigned int c0 = (unsigned int)counter, c1 = (unsigned int)(counter >> 32), c2 = 0u, c3 = 0u;
+    unsigned int k0 = (unsigned int)seed, k1 = (unsigned int)(seed >> 32);
+    for (int round = 0; round < 10; ++round) {
+        const unsigned int hi0 = __umulhi(0xD2511F53u, c0), lo0 = 0xD2511F53u * c0;
+        const unsigned int hi1 = __umulhi(0xCD9E8D57u, c2), lo1 = 0xCD9E8D57u * c2;
+        const unsigned int n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
+        c1 = lo1; c3 = lo0; c0 = n0; c2 = n2;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    return make_uint4(c0, c1, c2, c3);
+}
+
+// 32 random bits to a float in [0, 1) with 24 bits of precision, as `Philox.unitFloat`.
+__device__ __forceinline__ float ck_unit_float(unsigned int bits) {
+    return (float)(bits >> 8) * (1.0f / 16777216.0f);
+}

@@ -1,0 +1,2 @@
+// Convolution kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// Depthwise kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// GEMM kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// ImplicitGEMM kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// NN kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// Normalization kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// Optimizer kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// Pooling kernels.
+#include "Common.cuh"

@@ -1,0 +1,2 @@
+// SparseMatrix kernels.
+#include "Common.cuh"

@@ -1,0 +1,56 @@
+import Foundation
+
+/// cuBLAS (`libcublas.so`), loaded at run time for SGEMM. When it is missing, the CUDA backend
+/// uses its own tiled SGEMM kernel instead (slower, same results within rounding).
+final class CUBLAS: @unchecked Sendable {
+    typealias Status = Int32
+    typealias Create = @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Status
+    typealias SetStream = @convention(c) (OpaquePointer?, OpaquePointer?) -> Status
+    typealias SetMathMode = @convention(c) (OpaquePointer?, Int32) -> Status
+    typealias SgemmStridedBatched = @convention(c) (OpaquePointer?, Int32, Int32, Int32, Int32, Int32,
+                                                    UnsafePointer<Float>, CUdeviceptr, Int32, Int64,
+                                                    CUdeviceptr, Int32, Int64,
+                                                    UnsafePointer<Float>, CUdeviceptr, Int32, Int64, Int32) -> Status
+    typealias GetStatusName = @convention(c) (Status) -> UnsafePointer<CChar>?
+
+    /// `CUBLAS_OP_N`, `CUBLAS_OP_T`.
+    static let noTranspose: Int32 = 0, transpose: Int32 = 1
+    /// `CUBLAS_DEFAULT_MATH` (strict fp32 since CUDA 11) and `CUBLAS_TF32_TENSOR_OP_MATH`.
+    static let defaultMath: Int32 = 0, tf32Math: Int32 = 3
+
+    let library: NativeLibrary
+    let create: Create
+    let setStream: SetStream
+    let setMathMode: SetMathMode
+    let sgemmStridedBatched: SgemmStridedBatched
+    private let getStatusName: GetStatusName?
+
+    static let names = ["libcublas.so.13", "libcublas.so.12", "libcublas.so"]
+
+    static let shared: Swift.Result<CUBLAS, ConvKitError> = {
+        do { return .success(try CUBLAS()) } catch let error as ConvKitError { return .failure(error) } catch {
+            return .failure(.device(message: "cuBLAS: \(error)"))
+        }
+    }()
+
+    private init() throws {
+        guard let candidates = NativeLibrary.candidates(environmentVariable: "CONVKIT_CUBLAS",
+                                                        defaults: CUDALibrarySearch.candidates(for: Self.names)) else {
+            throw ConvKitError.device(message: "cuBLAS is turned off (CONVKIT_CUBLAS=none)")
+        }
+        let library = try NativeLibrary.open(candidates: candidates, purpose: "cuBLAS (libcublas)")
+        self.library = library
+        create = try library.function("cublasCreate_v2", as: Create.self)
+        setStream = try library.function("cublasSetStream_v2", as: SetStream.self)
+        setMathMode = try library.function("cublasSetMathMode", as: SetMathMode.self)
+        sgemmStridedBatched = try library.function("cublasSgemmStridedBatched", as: SgemmStridedBatched.self)
+        getStatusName = library.optionalFunction("cublasGetStatusName", as: GetStatusName.self)
+    }
+
+    /// Throws `ConvKitError.device` naming the operation and the cuBLAS status.
+    func check(_ status: Status, _ operation: @autoclosure () -> String) throws {
+        guard status != 0 else { return }
+        let name = getStatusName?(status).map { String(cString: $0) } ?? "CUBLAS_STATUS \(status)"
+        throw ConvKitError.device(message: "\(operation()): \(name)")
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import ConvKit
+import Foundation
+
+/// `convkit verify`: runs every op, forward and backward, on a GPU and on the CPU with the same
+/// random inputs over many shapes and arguments, prints a pass/fail table with the worst relative
+/// error per op, and exits non-zero when any check fails.
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every op on a device against the CPU (forward and backward)."
+    )
+
+    @Option(help: "Device to check against the CPU: cuda or cuda:N.")
+    var device = "cuda"
+
+    @Option(help: "Run only checks whose op contains this text.")
+    var filter: String?
+
+    @Option(help: "Seed of the random shapes and inputs.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Print every check as it finishes.")
+    var verbose = false
+
+    func run() throws {
+        try runReportingErrors {
+            let target = try parseDevice(device)
+            guard case .cuda = target else {
+                throw ConvKitError.invalidArgument(op: "verify", message: "--device must be a CUDA device (cuda or cuda:N), got '\(device)'")
+            }
+            let backend = try CUDA.backend(target)
+            print("ConvKit \(ConvKit.version) verify: \(target) (\(backend.name), sm_\(backend.computeCapability)) against the CPU")
+            print("\(CUDA.compilerDescription); \(backend.blasDescription)")
+            let checks = DeviceVerification.allChecks(seed: seed)
+            let results = DeviceVerification.runAll(checks, on: target, seed: seed, filter: filter) { done, total, result in
+                if verbose || result.failure != nil {
+                    let status = result.failure == nil ? "ok  " : "FAIL"
+                    print(String(format: "[%4d/%d] %@ %@ [%@] %.2e (%.2fs)%@", done, total, status, result.op, result.label,
+                                 result.worstError, result.seconds, result.failure.map { ": " + $0 } ?? ""))
+                }
+            }
+            print(DeviceVerification.table(results))
+            if results.isEmpty {
+                throw ConvKitError.invalidArgument(op: "verify", message: "no check matches the filter '\(filter ?? "")'")
+            }
+            if results.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
+        }
+    }
+}
+
+/// `cpu`, `cuda`, `cuda:N` as a `Device`.
+func parseDevice(_ name: String) throws -> Device {
+    if name == "cpu" { return .cpu }
+    if name == "cuda" { return .cuda(0) }
+    if name.hasPrefix("cuda:"), let index = Int(name.dropFirst(5)), index >= 0 { return .cuda(index) }
+    throw ConvKitError.invalidArgument(op: "device", message: "unknown device '\(name)' (expected cpu, cuda or cuda:N)")
+}
