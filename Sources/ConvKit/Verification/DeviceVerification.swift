@@ -71,8 +71,30 @@ public struct DeviceCheckResult {
 public enum DeviceVerification {
     /// Every built-in check, family by family.
     public static func allChecks(seed: UInt64 = 1) -> [DeviceCheck] {
-        TensorDeviceChecks.checks(seed: seed) + ConvolutionDeviceChecks.checks(seed: seed) + PoolingDeviceChecks.checks(seed: seed)
+        memoryChecks() + TensorDeviceChecks.checks(seed: seed) + ConvolutionDeviceChecks.checks(seed: seed) + PoolingDeviceChecks.checks(seed: seed)
             + NNDeviceChecks.checks(seed: seed) + NormalizationDeviceChecks.checks(seed: seed) + OptimizerDeviceChecks.checks(seed: seed)
+    }
+
+    /// The backend's memory operations: upload and download (odd sizes), fill, device-to-device
+    /// copy and accumulation, on fresh and on reused (cached) blocks.
+    static func memoryChecks() -> [DeviceCheck] {
+        [1, 3, 1000, 1 << 20].map { count in
+            DeviceCheck(op: "memory", label: "\(count) floats") { device in
+                let kernels = try backend(for: device)
+                let values = try Tensor.normal([count], on: device)
+                let filled = try Tensor.full([count], 2.5, on: device)
+                let copied = try Tensor.empty([count], on: device)
+                try kernels.copy(from: values.storage, to: copied.storage, byteCount: count * 4)
+                try kernels.accumulate(filled.storage, into: copied.storage, count: count)
+                // A block released and allocated again must come back zeroed.
+                do {
+                    let released = try Tensor.empty([count], on: device)
+                    try kernels.fill(released.storage, count: count, value: 7)
+                }
+                let reused = try Tensor.empty([count], on: device)
+                return [values, filled, copied, reused, try values.to(.cpu).to(device)]
+            }
+        }
     }
 
     /// Runs `check` on the CPU and on `device` with the same random inputs and compares the results.

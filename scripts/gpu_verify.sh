@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The GPU verification, in one command, on a machine with an NVIDIA GPU (the H200 machine):
+#   1. the device and libraries ConvKit finds (convkit info),
+#   2. every op, forward and backward, on the GPU against the CPU (convkit verify), with cuBLAS
+#      and again with the built-in SGEMM kernel (CONVKIT_CUBLAS=none) for the GEMM-based ops,
+#   3. the same checks under compute-sanitizer: memcheck, racecheck, synccheck (and initcheck).
+# Exits non-zero when any step fails. Logs go to $OUT (or ./gpu-logs).
+#
+#   scripts/gpu_verify.sh [path/to/convkit]      (default: .device/convkit, a static release build)
+set -uo pipefail
+BIN=${1:-.device/convkit}
+LOGS=${OUT:-gpu-logs}
+mkdir -p "$LOGS"
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+export CONVKIT_KERNEL_CACHE=${CONVKIT_KERNEL_CACHE:-/tmp/convkit-kernels}
+SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+status=0
+
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,noheader || true
+"$BIN" info || status=1
+
+echo "== verify (cuBLAS)"
+"$BIN" verify --device cuda ${VERIFY_ARGS:-} > "$LOGS/verify.txt" 2>&1 || status=1
+tail -n +1 "$LOGS/verify.txt" | grep -v '^\[' 
+
+echo "== verify (built-in SGEMM kernel, GEMM-based ops)"
+for f in matmul linear 'conv2d[im2colGEMM]' convTranspose2d; do
+    CONVKIT_CUBLAS=none "$BIN" verify --device cuda --filter "$f" > "$LOGS/verify-builtin-gemm-$f.txt" 2>&1 || status=1
+    tail -n 1 "$LOGS/verify-builtin-gemm-$f.txt" | sed "s/^/$f: /"
+done
+
+if [ "${SKIP_SANITIZER:-0}" != 1 ]; then
+    for tool in memcheck racecheck synccheck initcheck; do
+        echo "== compute-sanitizer --tool $tool"
+        "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 "$BIN" verify --device cuda \
+            ${SANITIZER_VERIFY_ARGS:-} > "$LOGS/sanitizer-$tool.txt" 2>&1
+        code=$?
+        grep -E "ERROR SUMMARY|passed, .* failed|Error|error" "$LOGS/sanitizer-$tool.txt" | grep -v '^\[' | tail -5
+        [ $code -eq 0 ] || { echo "$tool: exit $code"; status=1; }
+    done
+fi
+exit $status
