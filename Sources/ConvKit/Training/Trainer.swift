@@ -165,7 +165,12 @@ public final class Trainer {
         progress?.epochStarted(epoch: epoch, totalEpochs: configuration.epochs, batches: batches.count,
                                images: trainLoader.dataset.count)
         let start = DispatchTime.now().uptimeNanoseconds
-        var lossSum = 0.0, images = 0, index = 0
+        var lossSum = 0.0, images = 0, index = 0, imagesInLossSum = 0
+        // On a GPU, reading the loss back each step would stall the queue: sum it on the device
+        // and read the sum only when the progress display or the epoch's end needs it.
+        let readEveryStep = model.device == .cpu
+        var deviceLossSum: Tensor?
+        var lastRead = DispatchTime.now().uptimeNanoseconds
         while let batch = try batches.next() {
             model.zeroGrad()
             optimizer.zeroGrad()
@@ -173,12 +178,25 @@ public final class Trainer {
             try loss.backward()
             try optimizer.step()
             let count = batch.labels.count
-            lossSum += Double(try loss.item()) * Double(count)
+            if readEveryStep {
+                lossSum += Double(try loss.item()) * Double(count)
+                imagesInLossSum += count
+            } else {
+                let weighted = try loss.detach() * Float(count)
+                deviceLossSum = try deviceLossSum.map { try $0 + weighted } ?? weighted
+                let now = DispatchTime.now().uptimeNanoseconds
+                if index + 1 == batches.count || now - lastRead > 500_000_000 {
+                    lossSum = Double(try deviceLossSum!.item())
+                    imagesInLossSum = images + count
+                    lastRead = now
+                }
+            }
             images += count
             index += 1
             globalStep += 1
             if let progress {
-                progress.batchFinished(batch: index, batches: batches.count, imagesSoFar: images, meanLoss: lossSum / Double(images),
+                progress.batchFinished(batch: index, batches: batches.count, imagesSoFar: images,
+                                       meanLoss: lossSum / Double(max(imagesInLossSum, 1)),
                                        elapsed: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
         }
