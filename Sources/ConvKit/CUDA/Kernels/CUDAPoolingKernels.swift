@@ -1,46 +1,134 @@
-/// The CUDA PoolingKernels.
+/// The CUDA PoolingKernels: one thread per destination element (grid-stride), backward passes
+/// as gathers in the CPU's order, so results match `CPUBackend` (see `Pooling.cu`).
 extension CUDABackend: PoolingKernels {
-    public func pad2d(_ input: Storage, output: Storage, geometry: PadGeometry) throws {
-        throw ConvKitError.unsupported(op: "pad2d", message: "not yet implemented on CUDA")
+    /// The kernel code of a padding mode (`ck_pool_pad_source` in `Pooling.cu`).
+    private static func padModeCode(_ mode: PadMode) -> Int {
+        switch mode {
+        case .constant: return 0
+        case .reflect: return 1
+        case .replicate: return 2
+        case .circular: return 3
+        }
     }
 
-    public func pad2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry: PadGeometry) throws {
-        throw ConvKitError.unsupported(op: "pad2dBackward", message: "not yet implemented on CUDA")
+    /// The arguments every padding kernel takes after its pointers.
+    private static func padArguments(_ g: PadGeometry) -> [KernelArgument] {
+        [.int(g.planes), .int(g.inputHeight), .int(g.inputWidth), .int(g.top), .int(g.bottom),
+         .int(g.left), .int(g.right), .int(padModeCode(g.mode))]
     }
 
-    public func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, geometry: Pool2dGeometry) throws {
-        throw ConvKitError.unsupported(op: "maxPool2d", message: "not yet implemented on CUDA")
+    /// The plane and size arguments of a pooling kernel, after its pointers.
+    private static func planeArguments(_ g: Pool2dGeometry) -> [KernelArgument] {
+        [.int(g.planes), .int(g.inputHeight), .int(g.inputWidth), .int(g.outputHeight), .int(g.outputWidth)]
     }
 
+    /// The window arguments of a pooling kernel: kernel, stride, padding (and dilation).
+    private static func windowArguments(_ g: Pool2dGeometry, dilation: Bool) -> [KernelArgument] {
+        var arguments: [KernelArgument] = [.int(g.kernel.h), .int(g.kernel.w), .int(g.stride.h), .int(g.stride.w),
+                                           .int(g.padding.h), .int(g.padding.w)]
+        if dilation { arguments += [.int(g.dilation.h), .int(g.dilation.w)] }
+        return arguments
+    }
+
+    /// The divisor arguments of the average-pooling kernels.
+    private static func divisorArguments(_ divisor: AvgPoolDivisor) -> [KernelArgument] {
+        [.flag(divisor.countIncludePad), .flag(divisor.override != nil), .int(divisor.override ?? 1)]
+    }
+
+    /// `PoolingKernels.pad2d`: one thread per output cell.
+    public func pad2d(_ input: Storage, output: Storage, geometry g: PadGeometry) throws {
+        guard g.planes > 0 && g.outputHeight > 0 && g.outputWidth > 0 else { return }
+        try launchElementwise(.pooling, "ck_pool_pad2d", count: g.planes * g.outputHeight * g.outputWidth,
+                              [.storage(input), .storage(output)] + Self.padArguments(g) + [.float(g.value)])
+    }
+
+    /// `PoolingKernels.pad2dBackward`: one thread per input cell, gathering its copies.
+    public func pad2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry g: PadGeometry) throws {
+        guard g.planes > 0 && g.inputHeight > 0 && g.inputWidth > 0 else { return }
+        try launchElementwise(.pooling, "ck_pool_pad2d_backward", count: g.planes * g.inputHeight * g.inputWidth,
+                              [.storage(gradOutput), .storage(gradInput)] + Self.padArguments(g))
+    }
+
+    /// `PoolingKernels.maxPool2d`: one thread per window, scanning it in row-major order.
+    public func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, geometry g: Pool2dGeometry) throws {
+        try launchElementwise(.pooling, "ck_pool_max2d", count: g.planes * g.outputPlaneSize,
+                              [.storage(input), .storage(output), .optional(indices)] + Self.planeArguments(g)
+                                + Self.windowArguments(g, dilation: true))
+    }
+
+    /// `PoolingKernels.maxPool2dBackward`: one thread per input cell, gathering from the windows over it.
     public func maxPool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
-                           geometry: Pool2dGeometry) throws {
-        throw ConvKitError.unsupported(op: "maxPool2dBackward", message: "not yet implemented on CUDA")
+                                  geometry g: Pool2dGeometry) throws {
+        try launchElementwise(.pooling, "ck_pool_max2d_backward", count: g.planes * g.inputPlaneSize,
+                              [.storage(gradOutput), .storage(indices), .storage(gradInput)] + Self.planeArguments(g)
+                                + Self.windowArguments(g, dilation: true))
     }
 
-    public func avgPool2d(_ input: Storage, output: Storage, geometry: Pool2dGeometry, divisor: AvgPoolDivisor) throws {
-        throw ConvKitError.unsupported(op: "avgPool2d", message: "not yet implemented on CUDA")
+    /// `PoolingKernels.avgPool2d`: one thread per window.
+    public func avgPool2d(_ input: Storage, output: Storage, geometry g: Pool2dGeometry, divisor: AvgPoolDivisor) throws {
+        try launchElementwise(.pooling, "ck_pool_avg2d", count: g.planes * g.outputPlaneSize,
+                              [.storage(input), .storage(output)] + Self.planeArguments(g)
+                                + Self.windowArguments(g, dilation: false) + Self.divisorArguments(divisor))
     }
 
-    public func avgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry: Pool2dGeometry,
-                           divisor: AvgPoolDivisor) throws {
-        throw ConvKitError.unsupported(op: "avgPool2dBackward", message: "not yet implemented on CUDA")
+    /// `PoolingKernels.avgPool2dBackward`: one thread per input cell, gathering the windows' shares.
+    public func avgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry g: Pool2dGeometry,
+                                  divisor: AvgPoolDivisor) throws {
+        try launchElementwise(.pooling, "ck_pool_avg2d_backward", count: g.planes * g.inputPlaneSize,
+                              [.storage(gradOutput), .storage(gradInput)] + Self.planeArguments(g)
+                                + Self.windowArguments(g, dilation: false) + Self.divisorArguments(divisor))
     }
 
-    public func adaptiveAvgPool2d(_ input: Storage, output: Storage, geometry: Pool2dGeometry) throws {
-        throw ConvKitError.unsupported(op: "adaptiveAvgPool2d", message: "not yet implemented on CUDA")
+    /// `PoolingKernels.adaptiveAvgPool2d`: one thread per output cell.
+    public func adaptiveAvgPool2d(_ input: Storage, output: Storage, geometry g: Pool2dGeometry) throws {
+        try launchElementwise(.pooling, "ck_pool_adaptive_avg2d", count: g.planes * g.outputPlaneSize,
+                              [.storage(input), .storage(output)] + Self.planeArguments(g))
     }
 
-    public func adaptiveAvgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry: Pool2dGeometry) throws {
-        throw ConvKitError.unsupported(op: "adaptiveAvgPool2dBackward", message: "not yet implemented on CUDA")
+    /// `PoolingKernels.adaptiveAvgPool2dBackward`: one thread per input cell.
+    public func adaptiveAvgPool2dBackward(_ gradOutput: Storage, gradInput: Storage, geometry g: Pool2dGeometry) throws {
+        try launchElementwise(.pooling, "ck_pool_adaptive_avg2d_backward", count: g.planes * g.inputPlaneSize,
+                              [.storage(gradOutput), .storage(gradInput)] + Self.planeArguments(g))
     }
 
-    public func maxUnpool2d(_ input: Storage, indices: Storage, output: Storage, geometry: Pool2dGeometry) throws {
-        throw ConvKitError.unsupported(op: "maxUnpool2d", message: "not yet implemented on CUDA")
+    /// `PoolingKernels.maxUnpool2d`: validates every index first (one small download), then
+    /// picks each output cell's latest input with integer `atomicMax` and gathers the values, so
+    /// duplicates resolve deterministically as on the CPU.
+    public func maxUnpool2d(_ input: Storage, indices: Storage, output: Storage, geometry g: Pool2dGeometry) throws {
+        let inPlane = g.inputPlaneSize, outPlane = g.outputPlaneSize
+        let count = g.planes * inPlane
+        if count > 0 {
+            // [lowest bad position, its index] as two UInt64s, preset to all ones.
+            let status = try workspace(floats: 4)
+            try fill(status, count: 4, value: Float(bitPattern: UInt32.max))
+            try launchElementwise(.pooling, "ck_pool_unpool_check", count: count,
+                                  [.storage(indices), .storage(status), .int(count), .int(outPlane)])
+            try launch(.pooling, "ck_pool_unpool_fetch", LaunchShape(grid: 1, block: 1), [.storage(indices), .storage(status)])
+            var found = [UInt64](repeating: 0, count: 2)
+            try found.withUnsafeMutableBytes { try download(status, into: $0) }
+            if found[0] != UInt64.max {
+                let index = Int32(truncatingIfNeeded: found[1])
+                throw ConvKitError.invalidArgument(
+                    op: "maxUnpool2d",
+                    message: "index \(index) at flat position \(found[0]) is outside the output plane of \(g.outputHeight)x\(g.outputWidth) (valid: 0..<\(outPlane))")
+            }
+        }
+        let outCount = g.planes * outPlane
+        guard outCount > 0 else { return }
+        let winner = try workspace(floats: outCount)
+        try fill(winner, count: outCount, value: Float(bitPattern: UInt32.max))  // int32 -1: no input yet
+        try launchElementwise(.pooling, "ck_pool_unpool_claim", count: count,
+                              [.storage(indices), .storage(winner), .int(g.planes), .int(inPlane), .int(outPlane)])
+        try launchElementwise(.pooling, "ck_pool_unpool_write", count: outCount,
+                              [.storage(input), .storage(winner), .storage(output), .int(g.planes), .int(inPlane),
+                               .int(outPlane)])
     }
 
+    /// `PoolingKernels.maxUnpool2dBackward`: one thread per input cell reading `dY` at its index.
     public func maxUnpool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
-                             geometry: Pool2dGeometry) throws {
-        throw ConvKitError.unsupported(op: "maxUnpool2dBackward", message: "not yet implemented on CUDA")
+                                    geometry g: Pool2dGeometry) throws {
+        try launchElementwise(.pooling, "ck_pool_unpool_backward", count: g.planes * g.inputPlaneSize,
+                              [.storage(gradOutput), .storage(indices), .storage(gradInput), .int(g.planes),
+                               .int(g.inputPlaneSize), .int(g.outputPlaneSize)])
     }
-
 }

@@ -1,2 +1,372 @@
-// Pooling kernels.
+// Pooling kernels: padding, max/average/adaptive pooling, unpooling and their gradients.
+//
+// Each kernel mirrors the CPU backend (CPU/Pooling/*.swift) operation for operation: the same
+// window bounds, the same comparisons (NaN rules, tie-breaking), and sums in the same order, so
+// results match the CPU bit for bit where the CPU sums in a fixed order. Every kernel is a
+// grid-stride loop with one thread per destination element (backward passes are gathers: each
+// input cell enumerates, in ascending order, the outputs that read it), so each destination is
+// written exactly once and no floating-point atomics are used.
 #include "Common.cuh"
+
+#define CK_POOL_NEG_INF (-__int_as_float(0x7f800000))
+
+// ⌊a / b⌋ for b > 0 and any sign of a.
+static __device__ __forceinline__ i64 ck_pool_floor_div(i64 a, i64 b) {
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+// ⌈a / b⌉ for b > 0 and any sign of a.
+static __device__ __forceinline__ i64 ck_pool_ceil_div(i64 a, i64 b) {
+    return -ck_pool_floor_div(-a, b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Padding. Modes: 0 constant, 1 reflect, 2 replicate, 3 circular.
+
+// The input index that output j of a padded dimension reads, or -1 for a constant cell
+// (CPUBackend.padSourceIndex).
+static __device__ __forceinline__ i64 ck_pool_pad_source(i64 j, i64 size, i64 before, i64 after, i64 mode) {
+    const i64 i = j - before;
+    if (mode == 0) return (i >= 0 && i < size) ? i : -1;
+    if (mode == 2) return i < 0 ? 0 : (i > size - 1 ? size - 1 : i);
+    if (mode == 1) {
+        if (i < 0) return -i;
+        if (i >= size) return 2 * (size - 1) - i;
+        return i;
+    }
+    const i64 cropStart = before < 0 ? -before : 0;
+    const i64 kept = size - cropStart - (after < 0 ? -after : 0);
+    i64 r = (j - (before > 0 ? before : 0)) % kept;
+    if (r < 0) r += kept;
+    return cropStart + r;
+}
+
+// The t-th (in ascending order) candidate output position j of a padded dimension that reads
+// input i: -1 when candidate t is not such a position, -2 when there are no more candidates.
+// Together the candidates are exactly {j in 0..<outSize : ck_pool_pad_source(j) == i}.
+static __device__ __forceinline__ i64 ck_pool_pad_preimage(i64 i, i64 t, i64 size, i64 before, i64 after, i64 mode) {
+    const i64 outSize = size + before + after;
+    if (mode == 0) {
+        if (t > 0) return -2;
+        const i64 j = i + before;
+        return (j >= 0 && j < outSize) ? j : -1;
+    }
+    if (mode == 2) {
+        // A contiguous run: the edges also take every clamped position beyond them.
+        i64 lo = i == 0 ? 0 : i + before;
+        i64 hi = i == size - 1 ? outSize - 1 : i + before;
+        if (lo < 0) lo = 0;
+        if (hi > outSize - 1) hi = outSize - 1;
+        const i64 j = lo + t;
+        return j <= hi ? j : -2;
+    }
+    if (mode == 1) {
+        // The mirror image left of the input, the cell itself, the mirror image right of it.
+        i64 j;
+        if (t == 0) {
+            if (i <= 0) return -1;
+            j = before - i;
+        } else if (t == 1) {
+            j = before + i;
+        } else if (t == 2) {
+            if (i >= size - 1) return -1;
+            j = before + 2 * (size - 1) - i;
+        } else {
+            return -2;
+        }
+        return (j >= 0 && j < outSize) ? j : -1;
+    }
+    // Circular: every position congruent to the cell's place in the kept (uncropped) range.
+    const i64 cropStart = before < 0 ? -before : 0;
+    const i64 kept = size - cropStart - (after < 0 ? -after : 0);
+    if (i < cropStart || i >= cropStart + kept) return -2;
+    const i64 j = ((before > 0 ? before : 0) + (i - cropStart)) % kept + t * kept;
+    return j < outSize ? j : -2;
+}
+
+// y = pad(x): one thread per output cell.
+extern "C" __global__ void ck_pool_pad2d(const float* __restrict__ x, float* __restrict__ y, i64 planes,
+                                        i64 inH, i64 inW, i64 top, i64 bottom, i64 left, i64 right,
+                                        i64 mode, float value) {
+    const i64 outH = inH + top + bottom, outW = inW + left + right;
+    CK_LOOP(o, planes * outH * outW) {
+        const i64 ow = o % outW, rest = o / outW;
+        const i64 oh = rest % outH, plane = rest / outH;
+        const i64 r = ck_pool_pad_source(oh, inH, top, bottom, mode);
+        const i64 c = ck_pool_pad_source(ow, inW, left, right, mode);
+        y[o] = (r < 0 || c < 0) ? value : x[(plane * inH + r) * inW + c];
+    }
+}
+
+// dx[cell] = Σ dy over the output cells copied from it: output rows ascending, then columns
+// ascending (the CPU's order).
+extern "C" __global__ void ck_pool_pad2d_backward(const float* __restrict__ dy, float* __restrict__ dx, i64 planes,
+                                                 i64 inH, i64 inW, i64 top, i64 bottom, i64 left, i64 right,
+                                                 i64 mode) {
+    const i64 outH = inH + top + bottom, outW = inW + left + right;
+    CK_LOOP(i, planes * inH * inW) {
+        const i64 iw = i % inW, rest = i / inW;
+        const i64 ih = rest % inH, plane = rest / inH;
+        float sum = 0.0f;
+        for (i64 tr = 0;; ++tr) {
+            const i64 oh = ck_pool_pad_preimage(ih, tr, inH, top, bottom, mode);
+            if (oh == -2) break;
+            if (oh < 0) continue;
+            const float* row = dy + (plane * outH + oh) * outW;
+            for (i64 tc = 0;; ++tc) {
+                const i64 ow = ck_pool_pad_preimage(iw, tc, inW, left, right, mode);
+                if (ow == -2) break;
+                if (ow < 0) continue;
+                sum += row[ow];
+            }
+        }
+        dx[i] = sum;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling.
+
+// A window's first tap at or after 0, stepping the dilation from `start`
+// (CPUBackend.firstTapInside; PyTorch's `while (start < 0) start += dilation`).
+static __device__ __forceinline__ i64 ck_pool_first_tap_inside(i64 start, i64 dilation) {
+    return start >= 0 ? start : start + (-start + dilation - 1) / dilation * dilation;
+}
+
+// Max pooling as PyTorch's row-major scan of each window: a value replaces the best so far when
+// it is greater or NaN (so the last NaN wins, otherwise the first maximum), starting from -∞ at
+// the window's first in-input tap (the index an all -∞ or empty window reports). `indices` may
+// be null; it receives the flat position h·W + w (as int32) of each window's result.
+extern "C" __global__ void ck_pool_max2d(const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices,
+                                        i64 planes, i64 inH, i64 inW, i64 outH, i64 outW, i64 kH, i64 kW,
+                                        i64 sH, i64 sW, i64 pH, i64 pW, i64 dH, i64 dW) {
+    CK_LOOP(o, planes * outH * outW) {
+        const i64 ow = o % outW, rest = o / outW;
+        const i64 oh = rest % outH, plane = rest / outH;
+        i64 hStart = oh * sH - pH, wStart = ow * sW - pW;
+        const i64 hEnd = min(hStart + (kH - 1) * dH + 1, inH), wEnd = min(wStart + (kW - 1) * dW + 1, inW);
+        hStart = ck_pool_first_tap_inside(hStart, dH);
+        wStart = ck_pool_first_tap_inside(wStart, dW);
+        const float* src = x + plane * inH * inW;
+        float best = CK_POOL_NEG_INF;
+        i64 bestIndex = hStart * inW + wStart;
+        for (i64 h = hStart; h < hEnd; h += dH) {
+            const float* row = src + h * inW;
+            for (i64 w = wStart; w < wEnd; w += dW) {
+                const float v = row[w];
+                if (v > best || v != v) { best = v; bestIndex = h * inW + w; }
+            }
+        }
+        y[o] = best;
+        if (indices) indices[o] = (int)(unsigned int)(unsigned long long)bestIndex;
+    }
+}
+
+// dx[cell] = Σ dy[o] over the windows o that contain the cell and whose argmax is the cell:
+// window rows ascending, then columns ascending (the CPU's order). Windows with no tap inside
+// the input contain no cell, so their out-of-plane indices are never read as a match.
+extern "C" __global__ void ck_pool_max2d_backward(const float* __restrict__ dy, const int* __restrict__ indices,
+                                                 float* __restrict__ dx, i64 planes, i64 inH, i64 inW,
+                                                 i64 outH, i64 outW, i64 kH, i64 kW, i64 sH, i64 sW,
+                                                 i64 pH, i64 pW, i64 dH, i64 dW) {
+    CK_LOOP(i, planes * inH * inW) {
+        const i64 iw = i % inW, rest = i / inW;
+        const i64 ih = rest % inH, plane = rest / inH;
+        const int target = (int)(ih * inW + iw);
+        // Window oh has a tap on row ih when ih + pH − oh·sH = k·dH for some k in 0..<kH.
+        const i64 ohFirst = max((i64)0, ck_pool_ceil_div(ih + pH - (kH - 1) * dH, sH));
+        const i64 ohLast = min(outH - 1, (ih + pH) / sH);
+        const i64 owFirst = max((i64)0, ck_pool_ceil_div(iw + pW - (kW - 1) * dW, sW));
+        const i64 owLast = min(outW - 1, (iw + pW) / sW);
+        const i64 planeBase = plane * outH * outW;
+        float sum = 0.0f;
+        for (i64 oh = ohFirst; oh <= ohLast; ++oh) {
+            if ((ih + pH - oh * sH) % dH != 0) continue;
+            const i64 rowBase = planeBase + oh * outW;
+            for (i64 ow = owFirst; ow <= owLast; ++ow) {
+                if ((iw + pW - ow * sW) % dW != 0) continue;
+                if (indices[rowBase + ow] == target) sum += dy[rowBase + ow];
+            }
+        }
+        dx[i] = sum;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Average pooling (dilation 1). A window's clipped bounds and divisor as CPUBackend.AvgWindows:
+// it spans [o·s − p, min(o·s − p + k, size + p)) counting padding, its input part is that range
+// clipped to [0, size).
+
+// The divisor of window (oh, ow).
+static __device__ __forceinline__ float ck_pool_avg_divisor(i64 oh, i64 ow, i64 inH, i64 inW, i64 kH, i64 kW,
+                                                           i64 sH, i64 sW, i64 pH, i64 pW,
+                                                           i64 countIncludePad, i64 hasOverride, i64 divisorOverride) {
+    if (hasOverride) return (float)divisorOverride;
+    const i64 hPadStart = oh * sH - pH, wPadStart = ow * sW - pW;
+    const i64 hPadEnd = min(hPadStart + kH, inH + pH), wPadEnd = min(wPadStart + kW, inW + pW);
+    i64 rows, cols;
+    if (countIncludePad) {
+        rows = hPadEnd - hPadStart;
+        cols = wPadEnd - wPadStart;
+    } else {
+        rows = max(min(hPadEnd, inH) - max(hPadStart, (i64)0), (i64)0);
+        cols = max(min(wPadEnd, inW) - max(wPadStart, (i64)0), (i64)0);
+    }
+    return (float)(rows * cols);
+}
+
+// y = the window's float sum (rows, then columns, ascending) divided by its divisor; 0 for a
+// window with no input cell.
+extern "C" __global__ void ck_pool_avg2d(const float* __restrict__ x, float* __restrict__ y, i64 planes,
+                                        i64 inH, i64 inW, i64 outH, i64 outW, i64 kH, i64 kW,
+                                        i64 sH, i64 sW, i64 pH, i64 pW,
+                                        i64 countIncludePad, i64 hasOverride, i64 divisorOverride) {
+    CK_LOOP(o, planes * outH * outW) {
+        const i64 ow = o % outW, rest = o / outW;
+        const i64 oh = rest % outH, plane = rest / outH;
+        const i64 hPadStart = oh * sH - pH, wPadStart = ow * sW - pW;
+        const i64 hStart = max(hPadStart, (i64)0), wStart = max(wPadStart, (i64)0);
+        const i64 hEnd = min(min(hPadStart + kH, inH + pH), inH), wEnd = min(min(wPadStart + kW, inW + pW), inW);
+        if (hStart >= hEnd || wStart >= wEnd) { y[o] = 0.0f; continue; }
+        const float* src = x + plane * inH * inW;
+        float sum = 0.0f;
+        for (i64 h = hStart; h < hEnd; ++h) {
+            const float* row = src + h * inW;
+            for (i64 w = wStart; w < wEnd; ++w) sum += row[w];
+        }
+        y[o] = sum / ck_pool_avg_divisor(oh, ow, inH, inW, kH, kW, sH, sW, pH, pW,
+                                         countIncludePad, hasOverride, divisorOverride);
+    }
+}
+
+// dx[cell] = Σ dy[o] / divisor(o) over the windows o covering the cell: rows ascending, then
+// columns ascending (the CPU's order).
+extern "C" __global__ void ck_pool_avg2d_backward(const float* __restrict__ dy, float* __restrict__ dx, i64 planes,
+                                                 i64 inH, i64 inW, i64 outH, i64 outW, i64 kH, i64 kW,
+                                                 i64 sH, i64 sW, i64 pH, i64 pW,
+                                                 i64 countIncludePad, i64 hasOverride, i64 divisorOverride) {
+    CK_LOOP(i, planes * inH * inW) {
+        const i64 iw = i % inW, rest = i / inW;
+        const i64 ih = rest % inH, plane = rest / inH;
+        // Window oh covers row ih when oh·sH − pH ≤ ih < oh·sH − pH + kH.
+        const i64 ohFirst = max((i64)0, ck_pool_ceil_div(ih + pH - kH + 1, sH));
+        const i64 ohLast = min(outH - 1, (ih + pH) / sH);
+        const i64 owFirst = max((i64)0, ck_pool_ceil_div(iw + pW - kW + 1, sW));
+        const i64 owLast = min(outW - 1, (iw + pW) / sW);
+        const float* planeGrad = dy + plane * outH * outW;
+        float sum = 0.0f;
+        for (i64 oh = ohFirst; oh <= ohLast; ++oh) {
+            const float* row = planeGrad + oh * outW;
+            for (i64 ow = owFirst; ow <= owLast; ++ow) {
+                sum += row[ow] / ck_pool_avg_divisor(oh, ow, inH, inW, kH, kW, sH, sW, pH, pW,
+                                                     countIncludePad, hasOverride, divisorOverride);
+            }
+        }
+        dx[i] = sum;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adaptive average pooling: window i of a dimension is ⌊i·size/out⌋ ..< ⌈(i+1)·size/out⌉.
+
+// First cell of adaptive window i.
+static __device__ __forceinline__ i64 ck_pool_adaptive_start(i64 i, i64 size, i64 out) {
+    return (i * size) / out;
+}
+
+// End (exclusive) of adaptive window i.
+static __device__ __forceinline__ i64 ck_pool_adaptive_end(i64 i, i64 size, i64 out) {
+    return ((i + 1) * size + out - 1) / out;
+}
+
+// y = the window's float sum (rows, then columns) / rows / columns.
+extern "C" __global__ void ck_pool_adaptive_avg2d(const float* __restrict__ x, float* __restrict__ y, i64 planes,
+                                                 i64 inH, i64 inW, i64 outH, i64 outW) {
+    CK_LOOP(o, planes * outH * outW) {
+        const i64 ow = o % outW, rest = o / outW;
+        const i64 oh = rest % outH, plane = rest / outH;
+        const i64 hStart = ck_pool_adaptive_start(oh, inH, outH), hEnd = ck_pool_adaptive_end(oh, inH, outH);
+        const i64 wStart = ck_pool_adaptive_start(ow, inW, outW), wEnd = ck_pool_adaptive_end(ow, inW, outW);
+        const float* src = x + plane * inH * inW;
+        float sum = 0.0f;
+        for (i64 h = hStart; h < hEnd; ++h) {
+            const float* row = src + h * inW;
+            for (i64 w = wStart; w < wEnd; ++w) sum += row[w];
+        }
+        y[o] = sum / (float)(hEnd - hStart) / (float)(wEnd - wStart);
+    }
+}
+
+// dx[cell] = Σ dy[o] / rows(o) / columns(o) over the windows covering the cell, rows ascending,
+// then columns ascending. The windows covering cell i of a dimension are
+// ⌊i·out/size⌋ ..= ⌊((i+1)·out − 1)/size⌋; each is still checked against its bounds.
+extern "C" __global__ void ck_pool_adaptive_avg2d_backward(const float* __restrict__ dy, float* __restrict__ dx,
+                                                          i64 planes, i64 inH, i64 inW, i64 outH, i64 outW) {
+    CK_LOOP(i, planes * inH * inW) {
+        const i64 iw = i % inW, rest = i / inW;
+        const i64 ih = rest % inH, plane = rest / inH;
+        const i64 ohFirst = (ih * outH) / inH, ohLast = min(outH - 1, ((ih + 1) * outH - 1) / inH);
+        const i64 owFirst = (iw * outW) / inW, owLast = min(outW - 1, ((iw + 1) * outW - 1) / inW);
+        const float* planeGrad = dy + plane * outH * outW;
+        float sum = 0.0f;
+        for (i64 oh = ohFirst; oh <= ohLast; ++oh) {
+            const i64 hStart = ck_pool_adaptive_start(oh, inH, outH), hEnd = ck_pool_adaptive_end(oh, inH, outH);
+            if (ih < hStart || ih >= hEnd) continue;
+            const float rows = (float)(hEnd - hStart);
+            const float* row = planeGrad + oh * outW;
+            for (i64 ow = owFirst; ow <= owLast; ++ow) {
+                const i64 wStart = ck_pool_adaptive_start(ow, inW, outW), wEnd = ck_pool_adaptive_end(ow, inW, outW);
+                if (iw < wStart || iw >= wEnd) continue;
+                sum += row[ow] / rows / (float)(wEnd - wStart);
+            }
+        }
+        dx[i] = sum;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max unpooling. `status` is two unsigned long longs, preset to all ones: [0] receives the lowest
+// flat position of an index outside 0..<outPlane, [1] that index (sign-extended).
+
+// Records the lowest position of an out-of-range index.
+extern "C" __global__ void ck_pool_unpool_check(const int* __restrict__ indices, unsigned long long* status,
+                                               i64 count, i64 outPlane) {
+    CK_LOOP(i, count) {
+        const i64 index = indices[i];
+        if (index < 0 || index >= outPlane) atomicMin(status, (unsigned long long)i);
+    }
+}
+
+// One thread: copies the offending index next to its position (after ck_pool_unpool_check).
+extern "C" __global__ void ck_pool_unpool_fetch(const int* __restrict__ indices, unsigned long long* status) {
+    if (blockIdx.x == 0 && threadIdx.x == 0 && status[0] != ~0ull) {
+        status[1] = (unsigned long long)(long long)indices[status[0]];
+    }
+}
+
+// winner[plane·outPlane + index] = the largest (latest) input position in the plane that
+// targets it; `winner` is preset to -1. Integer atomics, so the result is order-independent.
+extern "C" __global__ void ck_pool_unpool_claim(const int* __restrict__ indices, int* winner,
+                                               i64 planes, i64 inPlane, i64 outPlane) {
+    CK_LOOP(i, planes * inPlane) {
+        const i64 plane = i / inPlane;
+        atomicMax(winner + plane * outPlane + indices[i], (int)(i - plane * inPlane));
+    }
+}
+
+// y[cell] = the input value of the cell's winner, or 0 where no input targets it.
+extern "C" __global__ void ck_pool_unpool_write(const float* __restrict__ x, const int* __restrict__ winner,
+                                               float* __restrict__ y, i64 planes, i64 inPlane, i64 outPlane) {
+    CK_LOOP(o, planes * outPlane) {
+        const int w = winner[o];
+        y[o] = w < 0 ? 0.0f : x[(o / outPlane) * inPlane + w];
+    }
+}
+
+// dx[i] = dy[plane·outPlane + indices[i]] (indices already validated).
+extern "C" __global__ void ck_pool_unpool_backward(const float* __restrict__ dy, const int* __restrict__ indices,
+                                                  float* __restrict__ dx, i64 planes, i64 inPlane, i64 outPlane) {
+    CK_LOOP(i, planes * inPlane) {
+        dx[i] = dy[(i / inPlane) * outPlane + indices[i]];
+    }
+}
