@@ -74,6 +74,7 @@ enum NNDeviceChecks {
     /// Dropout with a fixed seed for p ∈ {0, 0.3, 0.5, 1} on a size that is not a multiple of 4,
     /// a seed with high bits set, NaN inputs, and a large input.
     static func dropoutChecks(_ g: inout Philox) -> [DeviceCheck] {
+        /// Dropout of a random `shape` input with mask `seed`: output and input gradient.
         func check(_ shape: [Int], p: Float, seed: UInt64, specials: [Int: Float] = [:]) -> DeviceCheck {
             DeviceCheck(op: "dropout", label: "\(shape), p \(p), seed \(seed)\(specials.isEmpty ? "" : ", NaN")") { device in
                 let x = try input(shape, specials: specials, on: device)
@@ -100,6 +101,7 @@ enum NNDeviceChecks {
     /// (large alpha, so that the window terms of the gradient matter; beta ≠ 0.75 takes `pow`),
     /// windows wider than the channel count, 3-D and 5-D inputs.
     static func localResponseNormChecks(_ g: inout Philox) -> [DeviceCheck] {
+        /// LRN of a random `shape` input: output and input gradient.
         func check(_ shape: [Int], size: Int, alpha: Float, beta: Float, k: Float) -> DeviceCheck {
             DeviceCheck(op: "localResponseNorm", label: "\(shape), size \(size), alpha \(alpha), beta \(beta), k \(k)") { device in
                 let x = try input(shape, on: device)
@@ -126,6 +128,7 @@ enum NNDeviceChecks {
     /// thousands of elements (warp rows, block rows, strided rows), many rows (grid-stride), a
     /// scalar, and rows with NaN, +inf and -inf.
     static func softmaxChecks(_ g: inout Philox) -> [DeviceCheck] {
+        /// A softmax and a log-softmax check of a random `shape` input along `dim`.
         func check(_ shape: [Int], dim: Int, specials: [Int: Float] = [:], note: String = "") -> [DeviceCheck] {
             [false, true].map { log in
                 DeviceCheck(op: log ? "logSoftmax" : "softmax", label: "\(shape), dim \(dim)\(note)") { device in
