@@ -1,67 +1,204 @@
-/// The CUDA NNKernels.
+/// The CUDA NNKernels: linear through `sgemm` plus two small kernels for the bias, elementwise
+/// ReLU and dropout, a gather kernel per direction for local response normalisation, and
+/// row-group kernels (`NN.cu`) for softmax and cross-entropy.
 extension CUDABackend: NNKernels {
+    /// The CUDA implementation of `NNKernels.linearForward`: the output rows are pre-filled with the
+    /// bias and the GEMM accumulates into them (beta 1), as the CPU does.
     public func linearForward(input: Storage, weight: Storage, bias: Storage?, output: Storage,
-                       batch: Int, inFeatures: Int, outFeatures: Int) throws {
-        throw ConvKitError.unsupported(op: "linearForward", message: "not yet implemented on CUDA")
+                              batch: Int, inFeatures: Int, outFeatures: Int) throws {
+        guard batch > 0, outFeatures > 0 else { return }
+        if let bias {
+            try launchElementwise(.nn, "ck_nn_bias_rows", count: batch * outFeatures,
+                                  [.storage(bias), .storage(output), .int(batch), .int(outFeatures)])
+        } else if inFeatures == 0 {
+            try fill(output, count: batch * outFeatures, value: 0)
+        }
+        guard inFeatures > 0 else { return }
+        try sgemm(transposeA: false, transposeB: true, m: batch, n: outFeatures, k: inFeatures,
+                  GEMMOperand(input, leadingDimension: inFeatures), GEMMOperand(weight, leadingDimension: inFeatures),
+                  beta: bias == nil ? 0 : 1, GEMMOperand(output, leadingDimension: outFeatures))
     }
 
+    /// The CUDA implementation of `NNKernels.linearBackward`: two GEMMs and a deterministic
+    /// column-sum kernel for the bias.
     public func linearBackward(gradOutput: Storage, input: Storage, weight: Storage,
-                        gradInput: Storage?, gradWeight: Storage?, gradBias: Storage?,
-                        batch: Int, inFeatures: Int, outFeatures: Int) throws {
-        throw ConvKitError.unsupported(op: "linearBackward", message: "not yet implemented on CUDA")
+                               gradInput: Storage?, gradWeight: Storage?, gradBias: Storage?,
+                               batch: Int, inFeatures: Int, outFeatures: Int) throws {
+        let nonEmpty = batch > 0 && inFeatures > 0 && outFeatures > 0
+        if let gradInput {
+            if nonEmpty {
+                try sgemm(transposeA: false, transposeB: false, m: batch, n: inFeatures, k: outFeatures,
+                          GEMMOperand(gradOutput, leadingDimension: outFeatures), GEMMOperand(weight, leadingDimension: inFeatures),
+                          beta: 0, GEMMOperand(gradInput, leadingDimension: inFeatures))
+            } else {
+                try fill(gradInput, count: batch * inFeatures, value: 0)
+            }
+        }
+        if let gradWeight {
+            if nonEmpty {
+                try sgemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: batch,
+                          GEMMOperand(gradOutput, leadingDimension: outFeatures), GEMMOperand(input, leadingDimension: inFeatures),
+                          beta: 0, GEMMOperand(gradWeight, leadingDimension: inFeatures))
+            } else {
+                try fill(gradWeight, count: outFeatures * inFeatures, value: 0)
+            }
+        }
+        if let gradBias, outFeatures > 0 {
+            // Block (32, 8): 32 columns per block; a batch of 0 rows writes zeros.
+            try launch(.nn, "ck_nn_column_sums",
+                       LaunchShape(grid: ((outFeatures + 31) / 32, 1, 1), block: (32, 8, 1)),
+                       [.storage(gradOutput), .storage(gradBias), .int(batch), .int(outFeatures)])
+        }
     }
 
+    /// The CUDA implementation of `NNKernels.reluForward`.
     public func reluForward(input: Storage, output: Storage, count: Int) throws {
-        throw ConvKitError.unsupported(op: "reluForward", message: "not yet implemented on CUDA")
+        try launchElementwise(.nn, "ck_nn_relu_forward", count: count, [.storage(input), .storage(output), .int(count)])
     }
 
+    /// The CUDA implementation of `NNKernels.reluBackward`.
     public func reluBackward(gradOutput: Storage, output: Storage, gradInput: Storage, count: Int) throws {
-        throw ConvKitError.unsupported(op: "reluBackward", message: "not yet implemented on CUDA")
+        try launchElementwise(.nn, "ck_nn_relu_backward", count: count,
+                              [.storage(gradOutput), .storage(output), .storage(gradInput), .int(count)])
     }
 
+    /// The CUDA implementation of `NNKernels.dropoutForward`.
     public func dropoutForward(input: Storage, output: Storage, count: Int, p: Float, seed: UInt64) throws {
-        throw ConvKitError.unsupported(op: "dropoutForward", message: "not yet implemented on CUDA")
+        try applyDropoutMask(input, output, count: count, p: p, seed: seed)
     }
 
+    /// The CUDA implementation of `NNKernels.dropoutBackward`.
     public func dropoutBackward(gradOutput: Storage, gradInput: Storage, count: Int, p: Float, seed: UInt64) throws {
-        throw ConvKitError.unsupported(op: "dropoutBackward", message: "not yet implemented on CUDA")
+        try applyDropoutMask(gradOutput, gradInput, count: count, p: p, seed: seed)
     }
 
+    /// `destination[i] = source[i] · m(i)` with dropout's Philox mask; one thread per Philox block
+    /// of four elements. The kept scale is computed here exactly as the CPU computes it.
+    private func applyDropoutMask(_ source: Storage, _ destination: Storage, count: Int, p: Float, seed: UInt64) throws {
+        guard count > 0 else { return }
+        let keptScale: Float = p < 1 ? 1 / (1 - p) : 0
+        try launchElementwise(.nn, "ck_nn_dropout", count: (count + 3) / 4,
+                              [.storage(source), .storage(destination), .int(count), .float(p), .float(keptScale),
+                               .int(Int(truncatingIfNeeded: seed))])
+    }
+
+    /// The CUDA implementation of `NNKernels.localResponseNormForward`: one thread per element
+    /// sums its channel window.
     public func localResponseNormForward(input: Storage, output: Storage, scale: Storage, layout: ReductionLayout,
-                                  size: Int, alpha: Float, beta: Float, k: Float) throws {
-        throw ConvKitError.unsupported(op: "localResponseNormForward", message: "not yet implemented on CUDA")
+                                         size: Int, alpha: Float, beta: Float, k: Float) throws {
+        guard layout.count > 0 else { return }
+        try launchElementwise(.nn, "ck_nn_lrn_forward", count: layout.count,
+                              [.storage(input), .storage(output), .storage(scale), .int(layout.outer), .int(layout.dim),
+                               .int(layout.inner), .int(size), .float(alpha / Float(size)), .float(beta), .float(k)])
     }
 
+    /// The CUDA implementation of `NNKernels.localResponseNormBackward`: one thread per element
+    /// gathers the windows that contain it.
     public func localResponseNormBackward(gradOutput: Storage, input: Storage, scale: Storage, gradInput: Storage,
-                                   layout: ReductionLayout, size: Int, alpha: Float, beta: Float) throws {
-        throw ConvKitError.unsupported(op: "localResponseNormBackward", message: "not yet implemented on CUDA")
+                                          layout: ReductionLayout, size: Int, alpha: Float, beta: Float) throws {
+        guard layout.count > 0 else { return }
+        let factor = 2 * alpha * beta / Float(size)
+        try launchElementwise(.nn, "ck_nn_lrn_backward", count: layout.count,
+                              [.storage(gradOutput), .storage(input), .storage(scale), .storage(gradInput),
+                               .int(layout.outer), .int(layout.dim), .int(layout.inner), .int(size),
+                               .float(beta), .float(factor)])
     }
 
+    /// Which row-group variant of a softmax / cross-entropy kernel to launch for `layout`, and
+    /// how: one thread per row when `inner > 1` (coalesced across rows), a warp per row for
+    /// contiguous rows of up to 1024 elements, a block of 1024 threads per row for longer ones.
+    private func rowGroupLaunch(_ layout: ReductionLayout) -> (suffix: String, shape: LaunchShape) {
+        let rows = layout.rows, block = CUDABackend.elementwiseBlock
+        if layout.inner > 1 {
+            return ("thread", LaunchShape(grid: gridSize(rows), block: block))
+        }
+        if layout.dim <= 1024 {
+            let warpsPerBlock = block / 32
+            let grid = max(1, min((rows + warpsPerBlock - 1) / warpsPerBlock, multiprocessorCount * 32))
+            return ("warp", LaunchShape(grid: grid, block: block))
+        }
+        // 1024 threads (two blocks fill a multiprocessor); further rows by the grid-stride loop.
+        return ("block", LaunchShape(grid: max(1, min(rows, multiprocessorCount * 2)), block: 1024))
+    }
+
+    /// The CUDA implementation of `NNKernels.softmaxForward`.
     public func softmaxForward(input: Storage, output: Storage, layout: ReductionLayout, log: Bool) throws {
-        throw ConvKitError.unsupported(op: "softmaxForward", message: "not yet implemented on CUDA")
+        guard layout.count > 0 else { return }
+        let (suffix, shape) = rowGroupLaunch(layout)
+        try launch(.nn, "ck_nn_softmax_forward_" + suffix, shape,
+                   [.storage(input), .storage(output), .int(layout.outer), .int(layout.dim), .int(layout.inner), .flag(log)])
     }
 
+    /// The CUDA implementation of `NNKernels.softmaxBackward`.
     public func softmaxBackward(gradOutput: Storage, output: Storage, gradInput: Storage,
-                         layout: ReductionLayout, log: Bool) throws {
-        throw ConvKitError.unsupported(op: "softmaxBackward", message: "not yet implemented on CUDA")
+                                layout: ReductionLayout, log: Bool) throws {
+        guard layout.count > 0 else { return }
+        let (suffix, shape) = rowGroupLaunch(layout)
+        try launch(.nn, "ck_nn_softmax_backward_" + suffix, shape,
+                   [.storage(gradOutput), .storage(output), .storage(gradInput), .int(layout.outer), .int(layout.dim),
+                    .int(layout.inner), .flag(log)])
     }
 
+    /// `NNCrossEntropyArgs` of `NN.cu` by value: five `long long` (outer, classes, inner,
+    /// probability target, ignore index) then two floats (ε and ε / classes, computed as the CPU does).
+    private func crossEntropyArguments(_ parameters: CrossEntropyParameters) -> KernelArgument {
+        var bytes: [UInt8] = []
+        let layout = parameters.layout
+        for value in [layout.outer, layout.dim, layout.inner, parameters.probabilityTarget ? 1 : 0, parameters.ignoreIndex] {
+            withUnsafeBytes(of: Int64(value)) { bytes += $0 }
+        }
+        let epsilon = parameters.labelSmoothing, smoothing = epsilon / Float(layout.dim)
+        withUnsafeBytes(of: epsilon.bitPattern) { bytes += $0 }
+        withUnsafeBytes(of: smoothing.bitPattern) { bytes += $0 }
+        return .bytes(bytes)
+    }
+
+    /// The CUDA implementation of `NNKernels.crossEntropyForward`.
     public func crossEntropyForward(logits: Storage, target: Storage, weight: Storage?,
-                             rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
-                             parameters: CrossEntropyParameters) throws {
-        throw ConvKitError.unsupported(op: "crossEntropyForward", message: "not yet implemented on CUDA")
+                                    rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
+                                    parameters: CrossEntropyParameters) throws {
+        let layout = parameters.layout
+        guard layout.rows > 0, layout.dim > 0 else { return }
+        let (suffix, shape) = rowGroupLaunch(layout)
+        try launch(.nn, "ck_nn_cross_entropy_forward_" + suffix, shape,
+                   [.storage(logits), .storage(target), .optional(weight), .storage(rowLosses), .storage(rowWeights),
+                    .storage(logSumExp), crossEntropyArguments(parameters)])
     }
 
+    /// The CUDA implementation of `NNKernels.crossEntropyReduce`: one block sums in Float64.
     public func crossEntropyReduce(rowLosses: Storage, rowWeights: Storage, rows: Int,
-                            reduction: Reduction, output: Storage, normaliser: Storage?) throws {
-        throw ConvKitError.unsupported(op: "crossEntropyReduce", message: "not yet implemented on CUDA")
+                                   reduction: Reduction, output: Storage, normaliser: Storage?) throws {
+        guard reduction != .none else {
+            throw ConvKitError.invalidArgument(op: "crossEntropyReduce", message: "not defined for reduction .none")
+        }
+        // Runs even for zero rows: the sum is 0 and the mean 0/0 = NaN, as on the CPU.
+        try launch(.nn, "ck_nn_cross_entropy_reduce", LaunchShape(grid: 1, block: 512),
+                   [.storage(rowLosses), .storage(rowWeights), .int(rows), .flag(reduction == .mean),
+                    .storage(output), .optional(normaliser)])
     }
 
+    /// The CUDA implementation of `NNKernels.crossEntropyBackward`: the direct `p·Σa − a` formula,
+    /// one row group per row. The class-weight sum (label smoothing of index targets) is added up
+    /// first by one thread in class order, as the CPU does.
     public func crossEntropyBackward(gradOutput: Storage, perRowGradient: Bool, normaliser: Storage?,
-                              logits: Storage, target: Storage, weight: Storage?, logSumExp: Storage,
-                              gradLogits: Storage?, gradTarget: Storage?,
-                              parameters: CrossEntropyParameters) throws {
-        throw ConvKitError.unsupported(op: "crossEntropyBackward", message: "not yet implemented on CUDA")
+                                     logits: Storage, target: Storage, weight: Storage?, logSumExp: Storage,
+                                     gradLogits: Storage?, gradTarget: Storage?,
+                                     parameters: CrossEntropyParameters) throws {
+        let layout = parameters.layout
+        guard layout.rows > 0, layout.dim > 0 else { return }
+        let probabilities = parameters.probabilityTarget
+        guard gradLogits != nil || (probabilities && gradTarget != nil) else { return }
+        var totalWeight: Storage?
+        if let weight, !probabilities {
+            let sum = try workspace(floats: 1)
+            try launch(.nn, "ck_nn_sequential_sum", LaunchShape(grid: 1, block: 1),
+                       [.storage(weight), .storage(sum), .int(layout.dim)])
+            totalWeight = sum
+        }
+        let (suffix, shape) = rowGroupLaunch(layout)
+        try launch(.nn, "ck_nn_cross_entropy_backward_" + suffix, shape,
+                   [.storage(gradOutput), .flag(perRowGradient), .optional(normaliser), .storage(logits), .storage(target),
+                    .optional(weight), .storage(logSumExp), .optional(gradLogits),
+                    .optional(probabilities ? gradTarget : nil), .optional(totalWeight), crossEntropyArguments(parameters)])
     }
-
 }
