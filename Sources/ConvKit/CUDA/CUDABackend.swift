@@ -55,7 +55,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         registryLock.lock()
         defer { registryLock.unlock() }
         if let existing = backends[index] { return existing }
-        let driver = try CUDADriver.load()
+        let driver: CUDADriver
+        do { driver = try CUDADriver.load() } catch let ConvKitError.device(message) {
+            throw ConvKitError.device(message: "cuda:\(index) is not available: \(message)")
+        }
         let count = try driver.deviceCount()
         guard count > 0 else {
             throw ConvKitError.device(message: "cuda:\(index) is not available: the CUDA driver (\(driver.library.path)) sees no GPU")

@@ -71,7 +71,8 @@ public struct DeviceCheckResult {
 public enum DeviceVerification {
     /// Every built-in check, family by family.
     public static func allChecks(seed: UInt64 = 1) -> [DeviceCheck] {
-        memoryChecks() + TensorDeviceChecks.checks(seed: seed) + ConvolutionDeviceChecks.checks(seed: seed) + PoolingDeviceChecks.checks(seed: seed)
+        memoryChecks() + TensorDeviceChecks.checks(seed: seed) + ConvolutionDeviceChecks.checks(seed: seed)
+            + ConvolutionAlgorithmDeviceChecks.checks(seed: seed) + PoolingDeviceChecks.checks(seed: seed)
             + NNDeviceChecks.checks(seed: seed) + NormalizationDeviceChecks.checks(seed: seed) + OptimizerDeviceChecks.checks(seed: seed)
     }
 
