@@ -60,13 +60,27 @@ extension CUDABackend: ConvolutionKernels {
         }
     }
 
+    /// Adds `bias[c]` to every element of channel `c` (`ck_conv_add_channel_bias`, one thread per element).
     public func addChannelBias(_ bias: Storage, to output: Storage, n: Int, channels: Int, spatial: Int) throws {
-        throw ConvKitError.unsupported(op: "addChannelBias", message: "not yet implemented on CUDA")
+        let total = n * channels * spatial
+        guard total > 0 else { return }
+        try launchElementwise(.convolution, "ck_conv_add_channel_bias", count: total,
+                              [.storage(output), .storage(bias), .int(total), .int(channels), .int(spatial)])
     }
 
+    /// Sums each channel over images and positions, Float32 per plane and Float64 across planes
+    /// as the CPU: one block per channel, which sums large planes with all its threads
+    /// (`ck_conv_bias_grad_block`) and small ones a warp each (`ck_conv_bias_grad_warp`).
     public func channelBiasGradient(gradOutput: Storage, gradBias: Storage, n: Int, channels: Int, spatial: Int) throws {
-        throw ConvKitError.unsupported(op: "channelBiasGradient", message: "not yet implemented on CUDA")
+        guard channels > 0 else { return }
+        if n * spatial == 0 { try fill(gradBias, count: channels, value: 0); return }
+        let kernel = spatial >= Self.biasGradientBlockPlane ? "ck_conv_bias_grad_block" : "ck_conv_bias_grad_warp"
+        try launch(.convolution, kernel, LaunchShape(grid: min(channels, 1 << 16), block: 256),
+                   [.storage(gradOutput), .storage(gradBias), .int(n), .int(channels), .int(spatial)])
     }
+
+    /// Planes at least this large are summed by a whole block in the bias gradient, smaller ones by a warp.
+    static let biasGradientBlockPlane = 1024
 
     /// Resolves `.auto` and rejects an algorithm that cannot run this geometry.
     private func checkedAlgorithm(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) throws -> ConvAlgorithm {
@@ -76,5 +90,16 @@ extension CUDABackend: ConvolutionKernels {
                 "algorithm depthwise needs groups == input channels, got groups \(g.groups) with \(g.inChannels) input channels")
         }
         return resolved
+    }
+}
+
+extension KernelArgument {
+    /// The sizes of a convolution as the `CkConvShape` struct of Convolution.cu (16 `long long`s:
+    /// n, inC, inH, inW, outC, kH, kW, strideH, strideW, padTop, padLeft, dilationH, dilationW,
+    /// groups, outH, outW). The bottom/right padding is implied by the output size.
+    static func convShape(_ g: Conv2dGeometry) -> KernelArgument {
+        .intArray([g.n, g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.kernelHeight, g.kernelWidth,
+                   g.strideH, g.strideW, g.padTop, g.padLeft, g.dilationH, g.dilationW, g.groups,
+                   g.outHeight, g.outWidth], count: 16)
     }
 }
