@@ -122,6 +122,15 @@ public protocol NNKernels {
                              rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
                              parameters: CrossEntropyParameters) throws
 
+    /// Checks that every `int32` class index in `target` (`count` of them) lies in `[0, classes)` or
+    /// equals `ignoreIndex`.
+    ///
+    /// - Throws: `ConvKitError.invalidArgument` (op `op`) naming the first index outside the range and
+    ///   its position. A device backend may raise it at its next synchronisation instead (a download,
+    ///   `item()`), as PyTorch's device-side assertions do, so that checking never stalls the queue;
+    ///   the cross-entropy kernels then give NaN for such rows instead of reading out of bounds.
+    func validateClassTargets(_ target: Storage, count: Int, classes: Int, ignoreIndex: Int, op: String) throws
+
     /// Reduces per-row losses into the one-element `output`: `.sum` → `Σ loss`; `.mean` → `Σ loss / Σ rowWeight`
     /// (NaN when the weights sum to 0, e.g. when every row is ignored), and writes `Σ rowWeight` into the
     /// one-element `normaliser` when given. Sums run in Float64. Not called for `.none`.

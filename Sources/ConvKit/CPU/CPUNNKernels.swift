@@ -3,6 +3,14 @@ import Foundation
 /// The CPU NN kernels. Linear, ReLU and dropout are here; local response normalisation, softmax
 /// and cross-entropy are in `CPU/NN/`.
 extension CPUBackend: NNKernels {
+    /// Checks the targets on the host and throws at once.
+    public func validateClassTargets(_ target: Storage, count: Int, classes: Int, ignoreIndex: Int, op: String) throws {
+        let t = target.ints
+        for position in 0..<count where Int(t[position]) != ignoreIndex && (t[position] < 0 || Int(t[position]) >= classes) {
+            throw ConvKitError.invalidArgument(op: op, message: "target \(t[position]) is out of bounds for \(classes) classes (at element \(position))")
+        }
+    }
+
     /// The CPU implementation of `NNKernels.linearForward`.
     public func linearForward(input: Storage, weight: Storage, bias: Storage?, output: Storage,
                               batch: Int, inFeatures: Int, outFeatures: Int) throws {

@@ -58,9 +58,8 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
         try require(weight.shape == [classes], op, "weight has shape \(weight.shape) but logits have \(classes) classes (expected [\(classes)])")
     }
     if !probabilityTarget {
-        for (position, t) in try target.toIntArray().enumerated() where Int(t) != ignoreIndex && (t < 0 || Int(t) >= classes) {
-            throw ConvKitError.invalidArgument(op: op, message: "target \(t) is out of bounds for \(classes) classes (at element \(position))")
-        }
+        try backend(for: target.device).validateClassTargets(target.storage, count: target.count, classes: classes,
+                                                             ignoreIndex: ignoreIndex, op: op)
     }
 
     let layout = classDim == 0 ? ReductionLayout(outer: 1, dim: classes, inner: 1) : ReductionLayout(shape: logits.shape, axis: 1)

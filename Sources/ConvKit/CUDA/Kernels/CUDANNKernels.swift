@@ -165,6 +165,24 @@ extension CUDABackend: NNKernels {
                     .storage(logSumExp), crossEntropyArguments(parameters)])
     }
 
+    /// Checks the targets on the device without waiting: the first bad position (and its index)
+    /// is found by a kernel and reported at the next synchronisation (the next `item()` or
+    /// download), like PyTorch's device-side assertions; until then the cross-entropy kernels give
+    /// NaN for such rows.
+    public func validateClassTargets(_ target: Storage, count: Int, classes: Int, ignoreIndex: Int, op: String) throws {
+        guard count > 0 else { return }
+        let result = try workspace(floats: 4)
+        try driver.check(driver.cuMemsetD32Async(result.deviceAddress, UInt32.max, 4, stream), "cuMemsetD32Async")
+        try launchElementwise(.nn, "ck_nn_find_bad_target", count: count,
+                              [.storage(target), .int(count), .int(classes), .int(ignoreIndex), .storage(result)])
+        try launch(.nn, "ck_nn_fetch_bad_target", LaunchShape(grid: 1, block: 1), [.storage(target), .storage(result)])
+        let device = self.device
+        try deferCheck(DeferredCheck(result: result) { position, value in
+            ConvKitError.invalidArgument(op: op, message:
+                "target \(value) is out of bounds for \(classes) classes (at element \(position)); found on \(device) at the next synchronisation")
+        })
+    }
+
     /// The CUDA implementation of `NNKernels.crossEntropyReduce`: one block sums in Float64.
     public func crossEntropyReduce(rowLosses: Storage, rowWeights: Storage, rows: Int,
                                    reduction: Reduction, output: Storage, normaliser: Storage?) throws {

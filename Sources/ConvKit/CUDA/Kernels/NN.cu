@@ -326,6 +326,10 @@ static __device__ __forceinline__ void nn_cross_entropy_forward(const float* x, 
             if (t == a.ignoreIndex) {
                 loss = 0.0f;
                 rowWeight = 0.0f;
+            } else if (t < 0 || t >= classes) {
+                // An index that validateClassTargets will report: never read out of bounds.
+                loss = __int_as_float(0x7fc00000);
+                rowWeight = __int_as_float(0x7fc00000);
             } else {
                 const float targetWeight = w ? w[t] : 1.0f;
                 loss = keep * targetWeight * (lse - xr[t * inner]);
@@ -391,6 +395,10 @@ static __device__ __forceinline__ void nn_cross_entropy_backward(const float* g,
             for (i64 c = group.lane; c < classes; c += group.width) dx[base + c * inner] = 0.0f;
             continue;
         }
+        if (t < 0 || t >= classes) {
+            for (i64 c = group.lane; c < classes; c += group.width) dx[base + c * inner] = __int_as_float(0x7fc00000);
+            continue;
+        }
         const float targetWeight = w ? w[t] : 1.0f;
         const float coefficientSum = keep * targetWeight + a.smoothing * totalWeight;
         const float scaledSum = scale * coefficientSum, scaledSmoothing = scale * a.smoothing;
@@ -448,4 +456,19 @@ extern "C" __global__ void ck_nn_cross_entropy_reduce(const float* losses, const
         out[0] = mean ? (float)(lossSum / weightSum) : (float)lossSum;
         if (normaliser) normaliser[0] = (float)weightSum;
     }
+}
+
+// Class-index validation without a host round trip: found[0] = the lowest position whose index is
+// outside [0, classes) and not ignoreIndex (left at its initial all-ones value when there is none).
+extern "C" __global__ void ck_nn_find_bad_target(const int* __restrict__ target, i64 n, i64 classes, i64 ignoreIndex,
+                                                 unsigned long long* found) {
+    CK_LOOP(i, n) {
+        const i64 t = target[i];
+        if (t != ignoreIndex && (t < 0 || t >= classes)) atomicMin(found, (unsigned long long)i);
+    }
+}
+
+// found[1] = the index at position found[0] (one thread), so the report survives the target's memory.
+extern "C" __global__ void ck_nn_fetch_bad_target(const int* __restrict__ target, unsigned long long* found) {
+    if (found[0] != ~0ull) found[1] = (unsigned long long)(long long)target[found[0]];
 }
