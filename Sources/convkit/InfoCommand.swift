@@ -15,7 +15,7 @@ struct InfoCommand: ParsableCommand {
         print("devices:")
         print("  cpu: \(ProcessInfo.processInfo.activeProcessorCount) threads")
         if let reason = CUDA.unavailableReason {
-            print("  cuda: not available: \(reason)")
+            print("  cuda: \(reason)")
         } else {
             for index in 0..<((try? CUDA.deviceCount()) ?? 0) {
                 guard let gpu = try? CUDA.backend(.cuda(index)) else { continue }

@@ -23,6 +23,9 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Print every check as it finishes.")
     var verbose = false
 
+    @Flag(help: "Skip the runtime error-path checks (out of memory, bad launches), e.g. under compute-sanitizer, which reports the planted API errors.")
+    var skipRuntimeChecks = false
+
     func run() throws {
         try runReportingErrors {
             let target = try parseDevice(device)
@@ -44,7 +47,15 @@ struct VerifyCommand: ParsableCommand {
             if results.isEmpty {
                 throw ConvKitError.invalidArgument(op: "verify", message: "no check matches the filter '\(filter ?? "")'")
             }
-            if results.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
+            var runtimeFailed = false
+            if filter == nil && !skipRuntimeChecks {
+                print("runtime:")
+                for (name, failure) in CUDARuntimeChecks.run(on: target) {
+                    print("  \(failure == nil ? "PASS" : "FAIL") \(name)\(failure.map { ": " + $0 } ?? "")")
+                    runtimeFailed = runtimeFailed || failure != nil
+                }
+            }
+            if runtimeFailed || results.contains(where: { $0.failure != nil }) { throw ExitCode(1) }
         }
     }
 }

@@ -171,10 +171,54 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     // MARK: Synchronisation and timing
 
-    /// Waits for every queued operation of this device; an asynchronous kernel fault surfaces here.
+    /// Waits for every queued operation of this device; an asynchronous kernel fault, or a bad
+    /// argument found by a deferred device-side check (`validateClassTargets`), surfaces here.
     public func synchronize(_ reason: @autoclosure () -> String = "synchronize") throws {
         try makeCurrent()
         try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize (\(reason()))")
+        try reportDeferredChecks()
+    }
+
+    // MARK: Deferred argument checks
+
+    /// A device-side argument check whose result is read at the next synchronisation: `result`
+    /// holds two `UInt64`s, the first offending position (all ones when none) and its value.
+    struct DeferredCheck {
+        var result: Storage
+        var message: (_ position: UInt64, _ value: Int64) -> ConvKitError
+    }
+
+    private let deferredLock = NSLock()
+    private var deferredChecks: [DeferredCheck] = []
+
+    /// Queues a check's result for the next synchronisation; past 256 unread results (a loop that
+    /// never synchronises) it synchronises now.
+    func deferCheck(_ check: DeferredCheck) throws {
+        deferredLock.lock()
+        deferredChecks.append(check)
+        let pending = deferredChecks.count
+        deferredLock.unlock()
+        if pending > 256 { try synchronize("deferred argument checks") }
+    }
+
+    /// Reads every pending check (the stream is idle) and throws the first failure.
+    private func reportDeferredChecks() throws {
+        deferredLock.lock()
+        let checks = deferredChecks
+        deferredChecks = []
+        deferredLock.unlock()
+        guard !checks.isEmpty else { return }
+        var first: ConvKitError?
+        for check in checks {
+            var words: (UInt64, UInt64) = (0, 0)
+            try withUnsafeMutableBytes(of: &words) { bytes in
+                try driver.check(driver.cuMemcpyDtoHAsync(bytes.baseAddress, check.result.deviceAddress, 16, stream),
+                                 "cuMemcpyDtoHAsync (deferred check)")
+            }
+            try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize (deferred check)")
+            if words.0 != UInt64.max, first == nil { first = check.message(words.0, Int64(bitPattern: words.1)) }
+        }
+        if let first { throw first }
     }
 
     /// Milliseconds of device time that `body`'s queued work takes, measured with CUDA events
@@ -236,24 +280,39 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         if let existing = modules[module.rawValue] {
             loaded = existing
         } else {
-            let image = try CUDAKernelCompiler.image(for: module.source, architecture: computeCapability)
-            var handle: OpaquePointer?
-            try makeCurrent()
-            try image.withUnsafeBytes { bytes in
-                // PTX must be NUL-terminated; a CUBIN is self-describing, the extra byte is harmless.
-                var terminated = Array(bytes)
-                terminated.append(0)
-                try terminated.withUnsafeBytes {
-                    try driver.check(driver.cuModuleLoadData(&handle, $0.baseAddress!), "cuModuleLoadData(\(module.source.name))")
-                }
-            }
-            loaded = handle!
+            loaded = try loadModule(module)
             modules[module.rawValue] = loaded
         }
         var function: OpaquePointer?
         try driver.check(driver.cuModuleGetFunction(&function, loaded, kernel), "cuModuleGetFunction(\(module.source.name): \(kernel))")
         functions[key] = function!
         return function!
+    }
+
+    /// Compiles (or reads from the disk cache) and loads `module`; a cached image that the
+    /// driver rejects (a truncated file, another program's bytes) is compiled again and replaced.
+    func loadModule(_ module: CUDAKernelModule) throws -> OpaquePointer {
+        try makeCurrent()
+        let (image, cached) = try CUDAKernelCompiler.image(for: module.source, architecture: computeCapability)
+        do {
+            return try loadModule(image, name: module.source.name)
+        } catch where cached {
+            let fresh = try CUDAKernelCompiler.image(for: module.source, architecture: computeCapability, ignoringCache: true)
+            return try loadModule(fresh.image, name: module.source.name)
+        }
+    }
+
+    /// Loads a CUBIN or PTX image into this device's context.
+    private func loadModule(_ image: [UInt8], name: String) throws -> OpaquePointer {
+        var handle: OpaquePointer?
+        // PTX must be NUL-terminated; a CUBIN is self-describing, the extra byte is harmless.
+        var terminated = image
+        terminated.append(0)
+        try terminated.withUnsafeBytes {
+            try driver.check(driver.cuModuleLoadData(&handle, $0.baseAddress!), "cuModuleLoadData(\(name))")
+        }
+        guard let handle else { throw ConvKitError.device(message: "cuModuleLoadData(\(name)) returned no module") }
+        return handle
     }
 
     /// Queues `kernel` of `module` on this device's stream.
@@ -312,13 +371,18 @@ public enum CUDA {
     /// - Throws: `ConvKitError.device` when the driver cannot be loaded.
     public static func deviceCount() throws -> Int { try CUDADriver.load().deviceCount() }
 
-    /// Why CUDA is not usable here (driver, device, NVRTC), or `nil` when it is.
+    /// Why `cuda:0` is not usable here (no driver, no GPU, no NVRTC to compile the kernels), or
+    /// `nil` when it is; the text is a `ConvKitError.device` message.
     public static var unavailableReason: String? {
         do {
             _ = try CUDABackend.backend(index: 0)
-            _ = try NVRTC.load()
-            return nil
-        } catch { return "\(error)" }
+        } catch let ConvKitError.device(message) { return message } catch { return "\(error)" }
+        switch NVRTC.shared {
+        case .success: return nil
+        case let .failure(error):
+            guard case let .device(message) = error else { return "\(error)" }
+            return "cuda:0 is not available: the kernels cannot be compiled: \(message)"
+        }
     }
 
     /// The backend of `device` (a `.cuda` device).

@@ -106,16 +106,16 @@ public struct TrainingConfiguration: Codable, Equatable {
 
 /// Picks the device for `--device cpu|cuda|auto`.
 ///
-/// `auto` is CUDA when a CUDA backend is available, else the CPU.
+/// `auto` is CUDA when a GPU, its driver and NVRTC are usable, else the CPU.
 /// - Throws: `ConvKitError.device` for `cuda` when this build or machine has no CUDA backend,
 ///   `ConvKitError.invalidArgument` for another name.
 public func resolveDevice(_ name: String) throws -> Device {
     switch name {
     case "cpu": return .cpu
     case "cuda":
-        _ = try backend(for: .cuda)
+        if let reason = CUDA.unavailableReason { throw ConvKitError.device(message: reason) }
         return .cuda
-    case "auto": return (try? backend(for: .cuda)) != nil ? .cuda : .cpu
+    case "auto": return CUDA.unavailableReason == nil ? .cuda : .cpu
     default:
         throw ConvKitError.invalidArgument(op: "device", message: "--device must be cpu, cuda or auto, got '\(name)'")
     }

@@ -46,15 +46,25 @@ enum CUDAKernelCompiler {
 
     /// The machine code (or PTX) of `source` for `sm_<architecture>`: from the disk cache when an
     /// entry exists, else compiled now and stored.
-    static func image(for source: CUDAKernelSource, architecture: Int) throws -> [UInt8] {
+    ///
+    /// - Parameter ignoringCache: compile even when an entry exists (and replace it): used when
+    ///   the driver rejected a cached image as damaged.
+    /// - Returns: the image, and whether it came from the cache.
+    static func image(for source: CUDAKernelSource, architecture: Int,
+                      ignoringCache: Bool = false) throws -> (image: [UInt8], cached: Bool) {
         let nvrtc = try NVRTC.load()
-        let key = cacheKey(source, architecture: architecture, nvrtcVersion: nvrtc.version)
-        let baseName = (source.name as NSString).deletingPathExtension
-        let file = cacheFolder?.appendingPathComponent("\(baseName)-sm_\(architecture)-\(key).bin")
-        if let file, let data = try? Data(contentsOf: file), !data.isEmpty { return [UInt8](data) }
+        let file = cacheFile(for: source, architecture: architecture, nvrtcVersion: nvrtc.version)
+        if !ignoringCache, let file, let data = try? Data(contentsOf: file), !data.isEmpty { return ([UInt8](data), true) }
         let output = try compile(source, architecture: architecture, nvrtc: nvrtc)
         if let file { store(output.image, at: file) }
-        return output.image
+        return (output.image, false)
+    }
+
+    /// Where the cache entry of `source` lives, or `nil` when caching is off.
+    static func cacheFile(for source: CUDAKernelSource, architecture: Int, nvrtcVersion: String) -> URL? {
+        let key = cacheKey(source, architecture: architecture, nvrtcVersion: nvrtcVersion)
+        let baseName = (source.name as NSString).deletingPathExtension
+        return cacheFolder?.appendingPathComponent("\(baseName)-sm_\(architecture)-\(key).bin")
     }
 
     /// Compiles without touching the cache (what the CI test of every kernel calls).

@@ -1,0 +1,103 @@
+import Foundation
+
+/// Checks of the CUDA runtime's error paths on a real GPU, run by `convkit verify` after the
+/// op checks: each mistake must end in a `ConvKitError` that names the problem, and the device
+/// must stay usable afterwards.
+public enum CUDARuntimeChecks {
+    /// One named check and its outcome (`nil` when it passed).
+    public typealias Outcome = (name: String, failure: String?)
+
+    /// Runs every runtime check on `device`.
+    public static func run(on device: Device) -> [Outcome] {
+        [
+            check("out of memory is reported and the device stays usable") { try outOfMemory(device) },
+            check("a device index past the last GPU is refused") { try missingDevice() },
+            check("a kernel launch failure names the kernel") { try badLaunch(device) },
+            check("a damaged kernel cache entry is compiled again") { try damagedCache(device) },
+            check("an out-of-range cross-entropy target is reported at the next synchronisation") { try badTarget(device) },
+        ]
+    }
+
+    private static func check(_ name: String, _ body: () throws -> String?) -> Outcome {
+        do { return (name, try body()) } catch { return (name, "unexpected error: \(error)") }
+    }
+
+    /// `nil` when `error` is a device error whose message contains every fragment, else why not.
+    private static func expect(_ error: Error?, _ fragments: [String]) -> String? {
+        guard let error else { return "no error was thrown" }
+        guard case let ConvKitError.device(message) = error else { return "threw \(error), not a device error" }
+        let missing = fragments.filter { !message.contains($0) }
+        return missing.isEmpty ? nil : "message \"\(message)\" lacks \(missing)"
+    }
+
+    /// Asks for twice the device's memory, then computes on a small tensor.
+    private static func outOfMemory(_ device: Device) throws -> String? {
+        let gpu = try CUDA.backend(device)
+        var thrown: Error?
+        do { _ = try gpu.allocate(byteCount: gpu.totalMemory * 2) } catch { thrown = error }
+        if let problem = expect(thrown, ["out of memory", CUDAAllocator.format(gpu.totalMemory * 2), "free of"]) { return problem }
+        let x = try Tensor([1, 2, 3], on: device)
+        let y = try (x * x).toArray()
+        return y == [1, 4, 9] ? nil : "the device computed \(y) after the failed allocation"
+    }
+
+    private static func missingDevice() throws -> String? {
+        let count = try CUDA.deviceCount()
+        var thrown: Error?
+        do { _ = try CUDA.backend(.cuda(count)) } catch { thrown = error }
+        return expect(thrown, ["cuda:\(count) is not available", "\(count) CUDA device"])
+    }
+
+    /// Launches a kernel with more threads per block than any GPU allows, and a kernel that does not exist.
+    private static func badLaunch(_ device: Device) throws -> String? {
+        let gpu = try CUDA.backend(device)
+        let buffer = try gpu.allocate(byteCount: 16)
+        var thrown: Error?
+        do {
+            try gpu.launch(.tensor, "ck_accumulate", LaunchShape(grid: 1, block: 4096),
+                           [.storage(buffer), .storage(buffer), .int(4)])
+        } catch { thrown = error }
+        if let problem = expect(thrown, ["ck_accumulate", "Tensor.cu"]) { return problem }
+        thrown = nil
+        do { _ = try gpu.function(.tensor, "ck_no_such_kernel") } catch { thrown = error }
+        if let problem = expect(thrown, ["ck_no_such_kernel"]) { return problem }
+        try gpu.synchronize("after the failed launches")
+        return nil
+    }
+
+    /// A class index past the last class: the op returns without waiting, the error names the
+    /// index and its position when the loss is read, and the next step computes normally.
+    private static func badTarget(_ device: Device) throws -> String? {
+        let logits = try Tensor.normal([6, 5], on: device, requiresGrad: true)
+        let labels = try Tensor(indices: [0, 1, 2, 7, 4, 9], on: device)
+        var thrown: Error?
+        do { _ = try crossEntropy(logits, labels).item() } catch { thrown = error }
+        guard let thrown, case let ConvKitError.invalidArgument(op, message) = thrown else {
+            return "expected an invalidArgument error, got \(String(describing: thrown))"
+        }
+        guard op == "crossEntropy", message.contains("target 7 is out of bounds for 5 classes (at element 3)") else {
+            return "unexpected report: \(thrown)"
+        }
+        let good = try Tensor(indices: [0, 1, 2, 3, 4, 0], on: device)
+        let loss = try crossEntropy(logits, good)
+        try loss.backward()
+        let value = try loss.item(), gradient = try logits.grad!.toArray()
+        return value.isFinite && gradient.allSatisfy(\.isFinite) ? nil : "the next loss was \(value)"
+    }
+
+    /// Overwrites a module's cache entry with garbage and loads the module again.
+    private static func damagedCache(_ device: Device) throws -> String? {
+        let gpu = try CUDA.backend(device)
+        let nvrtc = try NVRTC.load()
+        let module = CUDAKernelModule.optimizer
+        guard let file = CUDAKernelCompiler.cacheFile(for: module.source, architecture: gpu.computeCapability,
+                                                      nvrtcVersion: nvrtc.version) else {
+            return nil  // caching is off: nothing can be damaged
+        }
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("not a CUBIN".utf8).write(to: file)
+        _ = try gpu.loadModule(module)
+        let repaired = try Data(contentsOf: file)
+        return repaired.count > 100 ? nil : "the cache entry was not replaced (\(repaired.count) bytes)"
+    }
+}
