@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU verification, in one command, on a machine with an NVIDIA GPU (the H200 machine):
 #   1. the device and libraries ConvKit finds (convkit info),
-#   2. every op, forward and backward, on the GPU against the CPU (convkit verify), with cuBLAS
+#   2. every op, forward and backward, on the GPU against the CPU and the PyTorch fixtures
+#      (convkit verify), with cuBLAS
 #      and again with the built-in SGEMM kernel (CONVKIT_CUBLAS=none) for the GEMM-based ops,
 #   3. the same checks under compute-sanitizer: memcheck, racecheck, synccheck (and initcheck).
 # Exits non-zero when any step fails. Logs go to $OUT (or ./gpu-logs).
@@ -20,7 +21,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv,n
 "$BIN" info || status=1
 
 echo "== verify (cuBLAS)"
-"$BIN" verify --device cuda ${VERIFY_ARGS:-} > "$LOGS/verify.txt" 2>&1 || status=1
+"$BIN" verify --device cuda --fixtures Tests/ConvKitTests/Fixtures ${VERIFY_ARGS:-} > "$LOGS/verify.txt" 2>&1 || status=1
 grep -v '^\[' "$LOGS/verify.txt"
 
 echo "== verify (built-in SGEMM kernel, GEMM-based ops)"
@@ -32,7 +33,7 @@ done
 if [ "${SKIP_SANITIZER:-0}" != 1 ]; then
     for tool in memcheck racecheck synccheck initcheck; do
         echo "== compute-sanitizer --tool $tool"
-        "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 "$BIN" verify --device cuda --skip-runtime-checks \
+        "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 "$BIN" verify --device cuda --skip-runtime-checks --fixtures Tests/ConvKitTests/Fixtures \
             ${SANITIZER_VERIFY_ARGS:-} > "$LOGS/sanitizer-$tool.txt" 2>&1
         code=$?
         grep -E "ERROR SUMMARY|passed, .* failed|Error|error" "$LOGS/sanitizer-$tool.txt" | grep -v '^\[' | tail -5

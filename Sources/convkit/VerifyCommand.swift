@@ -17,6 +17,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Run only checks whose op contains this text.")
     var filter: String?
 
+    @Option(help: "Also replay the PyTorch fixtures in this directory on the device (e.g. Tests/ConvKitTests/Fixtures).")
+    var fixtures: String?
+
     @Option(help: "Seed of the random shapes and inputs.")
     var seed: UInt64 = 1
 
@@ -36,12 +39,19 @@ struct VerifyCommand: ParsableCommand {
             print("ConvKit \(ConvKit.version) verify: \(target) (\(backend.name), sm_\(backend.computeCapability)) against the CPU")
             print("\(CUDA.compilerDescription); \(backend.blasDescription)")
             let checks = DeviceVerification.allChecks(seed: seed)
-            let results = DeviceVerification.runAll(checks, on: target, seed: seed, filter: filter) { done, total, result in
+            func report(_ done: Int, _ total: Int, _ result: DeviceCheckResult) {
                 if verbose || result.failure != nil {
                     let status = result.failure == nil ? "ok  " : "FAIL"
                     print(String(format: "[%4d/%d] %@ %@ [%@] %.2e (%.2fs)%@", done, total, status, result.op, result.label,
                                  result.worstError, result.seconds, result.failure.map { ": " + $0 } ?? ""))
                 }
+            }
+            var results = DeviceVerification.runAll(checks, on: target, seed: seed, filter: filter, progress: report)
+            if let fixtures {
+                let replayed = try PyTorchFixtures.replay(directory: URL(fileURLWithPath: fixtures), on: target)
+                    .filter { filter == nil || $0.op.contains(filter!) }
+                for (index, result) in replayed.enumerated() { report(index + 1, replayed.count, result) }
+                results += replayed
             }
             print(DeviceVerification.table(results))
             if results.isEmpty {
