@@ -397,7 +397,7 @@ public enum CUDA {
     public static func synchronize(_ device: Device = .cuda) throws { try backend(device).synchronize() }
 
     /// Strict fp32 (`false`, the default) or TF32 tensor-core products in GEMMs and GEMM-based
-    /// convolutions on every CUDA device (PyTorch: `torch.backends.cuda.matmul.allow_tf32`).
+    /// convolutions on `device` (PyTorch: `torch.backends.cuda.matmul.allow_tf32`).
     public static func setAllowTF32(_ allow: Bool, on device: Device = .cuda) throws {
         try backend(device).allowTF32 = allow
     }
