@@ -63,6 +63,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Run directory for metrics, checkpoints and plots.")
     var out = "runs/latest"
 
+    @Flag(help: "Check every op's output and gradient for NaN or infinity and stop at the first, naming the op (slow).")
+    var detectAnomaly = false
+
     @Option(help: "Continue from this checkpoint (e.g. RUN_DIR/checkpoint-last.safetensors).")
     var resume: String?
 
@@ -154,6 +157,7 @@ struct TrainCommand: ParsableCommand {
         let trainer = try Trainer(configuration: configuration, train: trainSet, test: testSet, device: device,
                                   runDirectory: outURL, resumeFrom: checkpoint)
         trainer.progress = ProgressBar()
+        trainer.detectAnomaly = detectAnomaly
         let c = configuration
         print("convkit train: \(c.model) (\(trainer.model.parameterCount) parameters) on \(c.dataset), \(trainSet.count) train / "
             + "\(testSet.count) test images, \(device); \(c.optimizer) lr \(c.learningRate)"

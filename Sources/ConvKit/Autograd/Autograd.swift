@@ -18,14 +18,37 @@ final class GradNode {
 /// Reverse-mode automatic differentiation over the graph that operations record.
 public enum Autograd {
     @TaskLocal static var gradientsEnabled = true
+    @TaskLocal static var anomalyDetection = false
 
     /// Whether operations currently record the graph (false inside `withNoGrad`).
     public static var isEnabled: Bool { gradientsEnabled }
 
+    /// Whether `withAnomalyDetection` is in force.
+    public static var isDetectingAnomalies: Bool { anomalyDetection }
+
+    /// Runs `body` checking, like `torch.autograd.detect_anomaly`, every recorded op's output and
+    /// every gradient that a backward pass computes for NaN and infinity; the first one found
+    /// stops the computation with a `ConvKitError.autograd` naming the op. Each check reads the
+    /// tensor back to the host, so this is for finding a fault, not for normal training.
+    public static func withAnomalyDetection<T>(_ body: () throws -> T) rethrows -> T {
+        try $anomalyDetection.withValue(true, operation: body)
+    }
+
+    /// Throws when `tensor` (float32) holds a NaN or an infinity: `what` says whose it is.
+    static func checkFinite(_ tensor: Tensor, _ what: @autoclosure () -> String) throws {
+        guard tensor.dtype == .float32 else { return }
+        let values = try tensor.toArray()
+        guard let index = values.firstIndex(where: { !$0.isFinite }) else { return }
+        throw ConvKitError.autograd(message:
+            "anomaly: \(what()) holds \(values[index]) at element \(index) (shape \(tensor.shape))")
+    }
+
     /// Attaches `backward` to `output` when recording is on and any input requires a gradient.
     /// Op implementations call this once, after computing `output` with no graph involved.
     static func record(_ output: Tensor, op: String, inputs: [Tensor],
-                       backward: @escaping (Tensor) throws -> [Tensor?]) -> Tensor {
+                       backward: @escaping (Tensor) throws -> [Tensor?]) throws -> Tensor {
+        // Every op's output is checked as it is made, so the first non-finite one names its op.
+        if anomalyDetection { try checkFinite(output, "the output of \(op)") }
         guard gradientsEnabled, inputs.contains(where: { $0.requiresGrad }) else { return output }
         output.requiresGrad = true
         output.gradFn = GradNode(op: op, inputs: inputs, backward: backward)
@@ -90,6 +113,11 @@ extension Autograd {
                 continue
             }
             let inputGrads = try node.backward(grad)
+            if anomalyDetection {
+                for (index, g) in inputGrads.enumerated() {
+                    if let g { try checkFinite(g, "the gradient that \(node.op)'s backward computed for its input \(index)") }
+                }
+            }
             precondition(inputGrads.count == node.inputs.count, "\(node.op): backward returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
             for (input, g) in zip(node.inputs, inputGrads) {
                 guard input.requiresGrad, let g else { continue }

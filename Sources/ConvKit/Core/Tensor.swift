@@ -163,7 +163,7 @@ public final class Tensor {
         let moved = Tensor(shape: shape, dtype: dtype,
                            storage: try bytes.withUnsafeBytes { try Tensor.makeStorage(bytes: $0, on: device) })
         let source = self.device
-        return Autograd.record(moved, op: "to", inputs: [self]) { g in [try g.to(source)] }
+        return try Autograd.record(moved, op: "to", inputs: [self]) { g in [try g.to(source)] }
     }
 
     /// A tensor sharing this one's values but cut from the graph (`requiresGrad` false).

@@ -28,7 +28,7 @@ public func relu(_ x: Tensor) throws -> Tensor {
     let output = try Tensor.empty(x.shape, on: x.device)
     try b.reluForward(input: x.storage, output: output.storage, count: x.count)
     let saved = output.storage
-    return Autograd.record(output, op: "relu", inputs: [x]) { grad in
+    return try Autograd.record(output, op: "relu", inputs: [x]) { grad in
         let gradInput = try Tensor.empty(grad.shape, on: grad.device)
         try b.reluBackward(gradOutput: grad.storage, output: saved, gradInput: gradInput.storage, count: grad.count)
         return [gradInput]
@@ -57,7 +57,7 @@ public func dropout(_ x: Tensor, p: Float = 0.5, training: Bool = true, seed: UI
     let maskSeed = seed ?? RandomState.nextSeed()
     let output = try Tensor.empty(x.shape, on: x.device)
     try b.dropoutForward(input: x.storage, output: output.storage, count: x.count, p: p, seed: maskSeed)
-    return Autograd.record(output, op: "dropout", inputs: [x]) { grad in
+    return try Autograd.record(output, op: "dropout", inputs: [x]) { grad in
         let gradInput = try Tensor.empty(grad.shape, on: grad.device)
         try b.dropoutBackward(gradOutput: grad.storage, gradInput: gradInput.storage, count: grad.count, p: p, seed: maskSeed)
         return [gradInput]

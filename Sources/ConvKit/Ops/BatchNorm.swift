@@ -78,7 +78,7 @@ public func batchNorm2d(_ x: Tensor, runningMean: Tensor?, runningVar: Tensor?, 
     if let bias { inputs.append(bias) }
     let savedInput = x.detach(), savedWeight = weight?.detach()
     let wantInput = x.requiresGrad, wantWeight = weight?.requiresGrad ?? false, wantBias = bias?.requiresGrad ?? false
-    return Autograd.record(output, op: op, inputs: inputs) { grad in
+    return try Autograd.record(output, op: op, inputs: inputs) { grad in
         let gradInput = wantInput ? try Tensor.empty(savedInput.shape, on: device) : nil
         let gradWeight = wantWeight ? try Tensor.empty([channels], on: device) : nil
         let gradBias = wantBias ? try Tensor.empty([channels], on: device) : nil

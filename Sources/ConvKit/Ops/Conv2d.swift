@@ -66,7 +66,7 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, geometry: Conv2d
     try kernels.conv2dForward(input: input.storage, weight: weight.storage, bias: bias?.storage,
                               output: output.storage, geometry: geometry, algorithm: algorithm)
     let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
-    return Autograd.record(output, op: "conv2d", inputs: inputs) { grad in
+    return try Autograd.record(output, op: "conv2d", inputs: inputs) { grad in
         let gradInput = try gradientIfRequired(input) {
             try kernels.conv2dBackwardInput(gradOutput: grad.storage, weight: weight.storage, gradInput: $0,
                                             geometry: geometry, algorithm: algorithm)

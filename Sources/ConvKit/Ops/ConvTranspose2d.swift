@@ -34,7 +34,7 @@ public func convTranspose2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = n
         try kernels.addChannelBias(bias.storage, to: output.storage, n: geometry.n, channels: outChannels, spatial: outSpatial)
     }
     let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
-    return Autograd.record(output, op: op, inputs: inputs) { grad in
+    return try Autograd.record(output, op: op, inputs: inputs) { grad in
         let gradInput = try gradientIfRequired(input) {
             try kernels.conv2dForward(input: grad.storage, weight: weight.storage, bias: nil, output: $0,
                                       geometry: geometry, algorithm: .auto)

@@ -93,7 +93,7 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
     let savedLogSumExp = logSumExp.storage
     let logitsShape = logits.shape
     let needLogits = logits.requiresGrad, needTarget = probabilityTarget && target.requiresGrad
-    return Autograd.record(output, op: op, inputs: [logits, target]) { grad in
+    return try Autograd.record(output, op: op, inputs: [logits, target]) { grad in
         let gradLogits = needLogits ? try Tensor.empty(logitsShape, on: grad.device) : nil
         let gradTarget = needTarget ? try Tensor.empty(logitsShape, on: grad.device) : nil
         try b.crossEntropyBackward(gradOutput: grad.storage, perRowGradient: reduction == .none, normaliser: normaliser,

@@ -53,7 +53,7 @@ private func binaryOp(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, name: String,
                       backward: @escaping (Tensor) throws -> (Tensor?, Tensor?)) throws -> Tensor {
     let out = try TensorOps.applyBinary(op, a, b, name: name)
     let aShape = a.shape, bShape = b.shape
-    return Autograd.record(out, op: name, inputs: [a, b]) { g in
+    return try Autograd.record(out, op: name, inputs: [a, b]) { g in
         let (ga, gb) = try backward(g)
         return [try ga?.sum(to: aShape), try gb?.sum(to: bShape)]
     }
@@ -64,7 +64,7 @@ private func unaryOp(_ op: UnaryOp, _ x: Tensor, name: String,
                      backward: @escaping (Tensor, Tensor) throws -> Tensor) throws -> Tensor {
     let out = try TensorOps.applyUnary(op, x, name: name)
     let saved = out.detach()
-    return Autograd.record(out, op: name, inputs: [x]) { g in [try backward(g, saved)] }
+    return try Autograd.record(out, op: name, inputs: [x]) { g in [try backward(g, saved)] }
 }
 
 extension Tensor {
@@ -188,7 +188,7 @@ public func maximum(_ a: Tensor, _ b: Tensor) throws -> Tensor {
     let da = a.detach(), db = b.detach()
     let out = try TensorOps.applyBinary(.maximum, a, b, name: "maximum")
     let aShape = a.shape, bShape = b.shape
-    return Autograd.record(out, op: "maximum", inputs: [a, b]) { g in
+    return try Autograd.record(out, op: "maximum", inputs: [a, b]) { g in
         let ga = a.requiresGrad
             ? try TensorOps.applyBinary(.multiply, g, try TensorOps.applyBinary(.maximumGradientShare, da, db, name: "maximum"), name: "maximum").sum(to: aShape)
             : nil

@@ -92,7 +92,7 @@ extension Tensor {
         }
         let out = Tensor(shape: resolved, dtype: dtype, storage: storage)
         let original = shape
-        return Autograd.record(out, op: "reshape", inputs: [self]) { g in [try g.reshape(original)] }
+        return try Autograd.record(out, op: "reshape", inputs: [self]) { g in [try g.reshape(original)] }
     }
 
     /// Merges dimensions `startDim...endDim` into one (as `torch.flatten`); a scalar becomes `[1]`.
@@ -116,7 +116,7 @@ extension Tensor {
         let out = try TensorOps.gatherStrided(self, offset: 0, strides: perm.map { inStrides[$0] }, shape: perm.map { shape[$0] })
         var inverse = [Int](repeating: 0, count: rank)
         for (i, p) in perm.enumerated() { inverse[p] = i }
-        return Autograd.record(out, op: "permute", inputs: [self]) { g in [try g.permute(inverse)] }
+        return try Autograd.record(out, op: "permute", inputs: [self]) { g in [try g.permute(inverse)] }
     }
 
     /// Swaps two dimensions (as `torch.transpose`).
@@ -148,7 +148,7 @@ extension Tensor {
         strides[d] *= step
         let out = try TensorOps.gatherStrided(self, offset: offset, strides: strides, shape: outShape)
         let inputShape = shape
-        return Autograd.record(out, op: "slice", inputs: [self]) { g in
+        return try Autograd.record(out, op: "slice", inputs: [self]) { g in
             let full = try Tensor.zeros(inputShape, on: g.device)
             try TensorOps.scatterStrided(g, into: full, offset: offset, strides: strides)
             return [full]
@@ -169,7 +169,7 @@ extension Tensor {
         }
         let out = try TensorOps.gatherStrided(self, offset: 0, strides: strides, shape: newShape)
         let original = shape
-        return Autograd.record(out, op: "expand", inputs: [self]) { g in [try g.sum(to: original)] }
+        return try Autograd.record(out, op: "expand", inputs: [self]) { g in [try g.sum(to: original)] }
     }
 }
 
@@ -185,7 +185,7 @@ public func cat(_ tensors: [Tensor], dim: Int = 0) throws -> Tensor {
     guard let first = parts.first else {
         try require(tensors.allSatisfy { $0.dtype == tensors[0].dtype }, "cat", "tensors have different dtypes")
         let out = try Tensor.empty([0], dtype: tensors[0].dtype, on: tensors[0].device)
-        return Autograd.record(out, op: "cat", inputs: tensors) { g in tensors.map { _ in g } }
+        return try Autograd.record(out, op: "cat", inputs: tensors) { g in tensors.map { _ in g } }
     }
     try require(first.rank > 0, "cat", "zero-dimensional tensor (shape \(first.shape)) cannot be concatenated")
     let d = try TensorOps.normalizeDim(dim, rank: first.rank, "cat")
@@ -211,7 +211,7 @@ public func cat(_ tensors: [Tensor], dim: Int = 0) throws -> Tensor {
         try TensorOps.scatterStrided(t, into: out, offset: position * outStrides[d], strides: outStrides)
         position += t.shape[d]
     }
-    return Autograd.record(out, op: "cat", inputs: tensors) { g in
+    return try Autograd.record(out, op: "cat", inputs: tensors) { g in
         try zip(tensors, starts).map { t, start in
             guard t.requiresGrad else { return nil }
             if t.shape == [0] { return try Tensor.empty([0], on: g.device) }

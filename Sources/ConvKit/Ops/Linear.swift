@@ -36,7 +36,7 @@ public func linear(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil) throw
     let inputShape = input.shape, weightShape = weight.shape, biasShape = bias?.shape ?? []
     let needInput = input.requiresGrad, needWeight = weight.requiresGrad, needBias = bias?.requiresGrad ?? false
     let inputs = [input, weight] + (bias.map { [$0] } ?? [])
-    return Autograd.record(output, op: op, inputs: inputs) { grad in
+    return try Autograd.record(output, op: op, inputs: inputs) { grad in
         let gradInput = needInput ? try Tensor.empty(inputShape, on: grad.device) : nil
         let gradWeight = needWeight ? try Tensor.empty(weightShape, on: grad.device) : nil
         let gradBias = needBias ? try Tensor.empty(biasShape, on: grad.device) : nil

@@ -22,7 +22,7 @@ public func localResponseNorm(_ x: Tensor, size: Int, alpha: Float = 1e-4, beta:
     try b.localResponseNormForward(input: x.storage, output: output.storage, scale: scale.storage, layout: layout,
                                    size: size, alpha: alpha, beta: beta, k: k)
     let savedInput = x.storage, savedScale = scale.storage
-    return Autograd.record(output, op: op, inputs: [x]) { grad in
+    return try Autograd.record(output, op: op, inputs: [x]) { grad in
         let gradInput = try Tensor.empty(grad.shape, on: grad.device)
         try b.localResponseNormBackward(gradOutput: grad.storage, input: savedInput, scale: savedScale,
                                         gradInput: gradInput.storage, layout: layout, size: size, alpha: alpha, beta: beta)

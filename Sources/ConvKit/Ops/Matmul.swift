@@ -53,7 +53,7 @@ extension TensorOps {
                                                      aBatchStride: aStride, bBatchStride: bStride)
         }
         let da = a.detach(), db = b.detach()
-        return Autograd.record(out, op: name, inputs: [a, b]) { g in
+        return try Autograd.record(out, op: name, inputs: [a, b]) { g in
             // C = op(A)·op(B): dA = G·op(B)ᵀ (transposed back if A was), dB = op(A)ᵀ·G likewise.
             let ga: Tensor? = a.requiresGrad
                 ? try (transposeA

@@ -131,7 +131,7 @@ private func padStep(_ input: Tensor, outputShape: [Int], geometry: PadGeometry)
     let output = try Tensor.empty(outputShape, on: input.device)
     try kernels.pad2d(input.storage, output: output.storage, geometry: geometry)
     let inputShape = input.shape, device = input.device
-    return Autograd.record(output, op: "pad", inputs: [input]) { grad in
+    return try Autograd.record(output, op: "pad", inputs: [input]) { grad in
         let gradInput = try Tensor.empty(inputShape, on: device)
         try backend(for: device).pad2dBackward(grad.storage, gradInput: gradInput.storage, geometry: geometry)
         return [gradInput]

@@ -60,7 +60,7 @@ private func maxPool2dImpl(_ input: Tensor, _ op: String, kernelSize: Size2d, st
     let output = try Tensor.empty(outShape, on: device)
     let indices = wantIndices || needsGrad ? try Tensor.empty(outShape, dtype: .int32, on: device) : nil
     try kernels.maxPool2d(input.storage, output: output.storage, indices: indices?.storage, geometry: geometry)
-    let recorded = Autograd.record(output, op: op, inputs: [input]) { grad in
+    let recorded = try Autograd.record(output, op: op, inputs: [input]) { grad in
         let gradInput = try Tensor.empty(inputShape, on: device)
         try backend(for: device).maxPool2dBackward(grad.storage, indices: indices!.storage,
                                                    gradInput: gradInput.storage, geometry: geometry)
@@ -125,7 +125,7 @@ public func avgPool2d(_ input: Tensor, kernelSize: Size2d, stride: Size2d? = nil
     let device = input.device, inputShape = input.shape
     let output = try Tensor.empty(outShape, on: device)
     try backend(for: device).avgPool2d(input.storage, output: output.storage, geometry: geometry, divisor: divisor)
-    return Autograd.record(output, op: op, inputs: [input]) { grad in
+    return try Autograd.record(output, op: op, inputs: [input]) { grad in
         let gradInput = try Tensor.empty(inputShape, on: device)
         try backend(for: device).avgPool2dBackward(grad.storage, gradInput: gradInput.storage,
                                                    geometry: geometry, divisor: divisor)
@@ -149,7 +149,7 @@ public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Size2d) throws -> Ten
     let device = input.device, inputShape = input.shape
     let output = try Tensor.empty(input.shape.dropLast(2) + [outputSize.h, outputSize.w], on: device)
     try backend(for: device).adaptiveAvgPool2d(input.storage, output: output.storage, geometry: geometry)
-    return Autograd.record(output, op: op, inputs: [input]) { grad in
+    return try Autograd.record(output, op: op, inputs: [input]) { grad in
         let gradInput = try Tensor.empty(inputShape, on: device)
         try backend(for: device).adaptiveAvgPool2dBackward(grad.storage, gradInput: gradInput.storage, geometry: geometry)
         return [gradInput]
@@ -205,7 +205,7 @@ public func maxUnpool2d(_ input: Tensor, indices: Tensor, kernelSize: Size2d, st
     let output = try Tensor.empty(input.shape.dropLast(2) + [outH, outW], on: device)
     try backend(for: device).maxUnpool2d(input.storage, indices: indices.storage, output: output.storage, geometry: geometry)
     let savedIndices = indices.detach()
-    return Autograd.record(output, op: op, inputs: [input]) { grad in
+    return try Autograd.record(output, op: op, inputs: [input]) { grad in
         let gradInput = try Tensor.empty(inputShape, on: device)
         try backend(for: device).maxUnpool2dBackward(grad.storage, indices: savedIndices.storage,
                                                      gradInput: gradInput.storage, geometry: geometry)

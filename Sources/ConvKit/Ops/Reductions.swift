@@ -54,7 +54,7 @@ extension Tensor {
         let kept = d.isEmpty ? Tensor(shape: shape, storage: try Autograd.copy(self).storage) : try sumKeepingDims(self, d)
         let out = Tensor(shape: reducedShape(shape, d, keepDims: keepDims), storage: kept.storage)
         let inputShape = shape, keptShape = kept.shape
-        return Autograd.record(out, op: "sum", inputs: [self]) { g in
+        return try Autograd.record(out, op: "sum", inputs: [self]) { g in
             [try g.reshape(keptShape).expand(to: inputShape)]
         }
     }
@@ -83,7 +83,7 @@ extension Tensor {
         try TensorOps.requireFloat(self, "max")
         let (values, indices, outer, reduced, inner) = try maxAlong(dim, keepDims: keepDims, "max")
         let inputShape = shape
-        let recorded = Autograd.record(values, op: "max", inputs: [self]) { g in
+        let recorded = try Autograd.record(values, op: "max", inputs: [self]) { g in
             let out = try Tensor.empty(inputShape, on: g.device)
             if out.count > 0 {
                 try backend(for: g.device).scatterAlongDim(g.storage, indices: indices.storage, into: out.storage,

@@ -25,7 +25,7 @@ private func softmaxOp(_ x: Tensor, dim: Int, log: Bool) throws -> Tensor {
     let output = try Tensor.empty(x.shape, on: x.device)
     try b.softmaxForward(input: x.storage, output: output.storage, layout: layout, log: log)
     let saved = output.storage
-    return Autograd.record(output, op: op, inputs: [x]) { grad in
+    return try Autograd.record(output, op: op, inputs: [x]) { grad in
         let gradInput = try Tensor.empty(grad.shape, on: grad.device)
         try b.softmaxBackward(gradOutput: grad.storage, output: saved, gradInput: gradInput.storage, layout: layout, log: log)
         return [gradInput]

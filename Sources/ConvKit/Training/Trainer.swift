@@ -67,6 +67,9 @@ public final class Trainer {
     public private(set) var history: [EpochMetrics] = []
     /// Receives progress; may be nil.
     public var progress: TrainingProgress?
+    /// Check every op's output and every gradient for NaN and infinity (`Autograd.withAnomalyDetection`)
+    /// and stop at the first with its op's name; slow, for finding where a run diverges.
+    public var detectAnomaly = false
 
     /// A trainer for `configuration` on `train`/`test`, optionally continuing `checkpoint`.
     ///
@@ -174,19 +177,27 @@ public final class Trainer {
         while let batch = try batches.next() {
             model.zeroGrad()
             optimizer.zeroGrad()
-            let loss = try crossEntropy(try model(batch.images), batch.labels)
-            try loss.backward()
-            try optimizer.step()
+            let step = {
+                let loss = try crossEntropy(try self.model(batch.images), batch.labels)
+                try loss.backward()
+                try self.optimizer.step()
+                return loss
+            }
+            let loss = detectAnomaly ? try Autograd.withAnomalyDetection(step) : try step()
             let count = batch.labels.count
             if readEveryStep {
-                lossSum += Double(try loss.item()) * Double(count)
+                let value = try loss.item()
+                try Trainer.requireFinite(value, epoch: epoch, step: index + 1)
+                lossSum += Double(value) * Double(count)
                 imagesInLossSum += count
             } else {
                 let weighted = try loss.detach() * Float(count)
                 deviceLossSum = try deviceLossSum.map { try $0 + weighted } ?? weighted
                 let now = DispatchTime.now().uptimeNanoseconds
                 if index + 1 == batches.count || now - lastRead > 500_000_000 {
-                    lossSum = Double(try deviceLossSum!.item())
+                    let value = try deviceLossSum!.item()
+                    try Trainer.requireFinite(value, epoch: epoch, step: index + 1)
+                    lossSum = Double(value)
                     imagesInLossSum = images + count
                     lastRead = now
                 }
@@ -202,6 +213,15 @@ public final class Trainer {
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return (images > 0 ? lossSum / Double(images) : .nan, images, seconds)
+    }
+
+    /// Stops training when the loss (or, on a GPU, the loss summed so far) is NaN or infinite:
+    /// nothing more is learnt from there, and the checkpoints already written stay as they were.
+    static func requireFinite(_ value: Float, epoch: Int, step: Int) throws {
+        guard !value.isFinite else { return }
+        throw ConvKitError.invalidArgument(op: "train", message:
+            "the training loss became \(value) in epoch \(epoch) by step \(step); the checkpoints of earlier epochs are kept. "
+            + "Lower the learning rate, or rerun with --detect-anomaly to find the op that produced it")
     }
 
     /// Evaluates `model` (in evaluation mode, without recording gradients) on every batch of
