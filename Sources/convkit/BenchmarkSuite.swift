@@ -98,11 +98,21 @@ enum BenchmarkSuite {
         return cases
     }
 
-    /// Forward, then the gradient of each named input alone (the other inputs frozen).
-    static func gradientCases(_ name: String, flops: Double?, bytes: Double?, backwardBytes: Double? = nil,
-                              inputs: [Tensor], names: [String],
-                              _ op: @escaping ([Tensor]) throws -> Tensor) -> [BenchCase] {
-        var cases = [BenchCase(name: "\(name) fwd", flops: flops, bytes: bytes, body: {
+    /// One timed run of a gradient benchmark: `prepare` untimed, then `body`.
+    struct GradientRun {
+        var name: String
+        /// `false` for the forward run, `true` for a gradient run.
+        var isBackward: Bool
+        var prepare: () throws -> Void
+        var body: () throws -> Void
+    }
+
+    /// The forward run (no graph recorded), then one run per named input computing that input's
+    /// gradient alone (the other inputs frozen), for an upstream gradient of ones on the output's
+    /// device. The CPU and GPU suites both build their cases from these.
+    static func gradientRuns(_ name: String, inputs: [Tensor], names: [String],
+                             _ op: @escaping ([Tensor]) throws -> Tensor) -> [GradientRun] {
+        var runs = [GradientRun(name: "\(name) fwd", isBackward: false, prepare: {}, body: {
             _ = try withNoGrad { try op(inputs) }
         })]
         for (index, inputName) in names.enumerated() {
@@ -113,16 +123,26 @@ enum BenchmarkSuite {
                 leaf.requiresGrad = i == index
                 return leaf
             }
-            cases.append(BenchCase(
-                name: "\(name) grad-\(inputName)", flops: flops, bytes: backwardBytes ?? bytes,
+            runs.append(GradientRun(
+                name: "\(name) grad-\(inputName)", isBackward: true,
                 prepare: {
                     leaves[index].grad = nil
                     output = try op(leaves)
-                    if upstream == nil { upstream = try Tensor.ones(output!.shape) }
+                    if upstream == nil { upstream = try Tensor.ones(output!.shape, on: output!.device) }
                 },
                 body: { try output!.backward(gradient: upstream!) }))
         }
-        return cases
+        return runs
+    }
+
+    /// Forward, then the gradient of each named input alone (the other inputs frozen).
+    static func gradientCases(_ name: String, flops: Double?, bytes: Double?, backwardBytes: Double? = nil,
+                              inputs: [Tensor], names: [String],
+                              _ op: @escaping ([Tensor]) throws -> Tensor) -> [BenchCase] {
+        gradientRuns(name, inputs: inputs, names: names, op).map { run in
+            BenchCase(name: run.name, flops: flops, bytes: run.isBackward ? backwardBytes ?? bytes : bytes,
+                      prepare: run.prepare, body: run.body)
+        }
     }
 
     /// Convenience for ops of the form `f(x)`: bytes moved = input + output (+ gradients).

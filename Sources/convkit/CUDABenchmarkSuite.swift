@@ -171,30 +171,14 @@ enum CUDABenchmarkSuite {
         }
     }
 
-    /// Forward, then the gradient of each named input alone (the other inputs frozen).
+    /// Forward, then the gradient of each named input alone (the other inputs frozen), as the
+    /// CPU suite's `BenchmarkSuite.gradientRuns`.
     static func gradientCases(_ name: String, flops: Double?, bytes: Double?, backwardBytes: Double? = nil, tf32: Bool = false,
                               inputs: [Tensor], names: [String],
                               _ op: @escaping ([Tensor]) throws -> Tensor) -> [CUDABenchCase] {
-        var cases = [CUDABenchCase(name: "\(name) fwd", flops: flops, bytes: bytes, tf32: tf32, body: {
-            _ = try withNoGrad { try op(inputs) }
-        })]
-        for (index, inputName) in names.enumerated() {
-            var output: Tensor?
-            var upstream: Tensor?
-            let leaves = inputs.enumerated().map { i, t -> Tensor in
-                let leaf = t.detach()
-                leaf.requiresGrad = i == index
-                return leaf
-            }
-            cases.append(CUDABenchCase(
-                name: "\(name) grad-\(inputName)", flops: flops, bytes: backwardBytes ?? bytes, tf32: tf32,
-                prepare: {
-                    leaves[index].grad = nil
-                    output = try op(leaves)
-                    if upstream == nil { upstream = try Tensor.ones(output!.shape, on: output!.device) }
-                },
-                body: { try output!.backward(gradient: upstream!) }))
+        BenchmarkSuite.gradientRuns(name, inputs: inputs, names: names, op).map { run in
+            CUDABenchCase(name: run.name, flops: flops, bytes: run.isBackward ? backwardBytes ?? bytes : bytes, tf32: tf32,
+                          prepare: run.prepare, body: run.body)
         }
-        return cases
     }
 }

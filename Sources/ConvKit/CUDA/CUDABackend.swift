@@ -122,15 +122,20 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     // MARK: Memory (the Backend protocol)
 
     public func allocate(byteCount: Int) throws -> Storage {
+        let storage = try uninitializedStorage(byteCount: byteCount)
+        // The contract promises zeros; a reused block holds an earlier tensor's values.
+        try driver.check(driver.cuMemsetD32Async(storage.deviceAddress, 0, (byteCount + 3) / 4, stream), "cuMemsetD32Async")
+        return storage
+    }
+
+    /// A block from the caching allocator wrapped in a `Storage` that gives it back when released;
+    /// its contents are whatever the block held last.
+    private func uninitializedStorage(byteCount: Int) throws -> Storage {
         try makeCurrent()
         let (address, blockSize) = try allocator.allocate(byteCount: byteCount)
         let allocator = self.allocator
-        let storage = Storage(device: device, byteCount: byteCount,
-                              address: UnsafeMutableRawPointer(bitPattern: UInt(address))!,
-                              release: { allocator.release(CUdeviceptr(UInt(bitPattern: $0)), blockSize: blockSize) })
-        // The contract promises zeros; a reused block holds an earlier tensor's values.
-        try driver.check(driver.cuMemsetD32Async(address, 0, (blockSize + 3) / 4, stream), "cuMemsetD32Async")
-        return storage
+        return Storage(device: device, byteCount: byteCount, address: UnsafeMutableRawPointer(bitPattern: UInt(address))!,
+                       release: { allocator.release(CUdeviceptr(UInt(bitPattern: $0)), blockSize: blockSize) })
     }
 
     public func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage) throws {
@@ -354,11 +359,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// A temporary device buffer of `count` floats (or int32s); it returns to the cache when
     /// the storage is released, and stream order keeps queued readers safe.
     func workspace(floats count: Int) throws -> Storage {
-        try makeCurrent()
-        let (address, blockSize) = try allocator.allocate(byteCount: max(count, 1) * 4)
-        let allocator = self.allocator
-        return Storage(device: device, byteCount: count * 4, address: UnsafeMutableRawPointer(bitPattern: UInt(address))!,
-                       release: { allocator.release(CUdeviceptr(UInt(bitPattern: $0)), blockSize: blockSize) })
+        try uninitializedStorage(byteCount: count * 4)
     }
 }
 

@@ -119,17 +119,25 @@ public enum DeviceVerification {
         guard expected.count == actual.count else {
             return result(.infinity, "CPU returned \(expected.count) results, \(device) \(actual.count)")
         }
+        let (worst, failure) = compareAll(Array(zip(expected, actual)), tolerance: check.tolerance)
+        return result(worst, failure)
+    }
+
+    /// Compares each `(reference, candidate)` pair with `compare` and stops at the first that is
+    /// off by more than `tolerance` (or cannot be compared): the worst relative error so far, and
+    /// what failed (`nil` when every pair is within tolerance).
+    static func compareAll(_ pairs: [(reference: Tensor, candidate: Tensor)], tolerance: Double) -> (worst: Double, failure: String?) {
         var worst = 0.0
-        for (index, (cpu, other)) in zip(expected, actual).enumerated() {
+        for (index, pair) in pairs.enumerated() {
             do {
-                let error = try compare(cpu, other)
+                let error = try compare(pair.reference, pair.candidate)
                 worst = max(worst, error)
-                if !(error <= check.tolerance) {
-                    return result(worst, String(format: "result %d: relative error %.3g > %.0e", index, error, check.tolerance))
+                if !(error <= tolerance) {
+                    return (worst, String(format: "result %d: relative error %.3g > %.0e", index, error, tolerance))
                 }
-            } catch { return result(.infinity, "result \(index): \(error)") }
+            } catch { return (.infinity, "result \(index): \(error)") }
         }
-        return result(worst, nil)
+        return (worst, nil)
     }
 
     /// `‖b − a‖₂ / ‖a‖₂` in Float64 (the absolute norm when `a` is all zeros); NaN and infinities

@@ -74,19 +74,12 @@ public enum PyTorchFixtures {
 
     private static func check(op: String, label: String, tolerance: Double, _ body: Run) -> DeviceCheckResult {
         let start = Date()
-        var worst = 0.0
-        var failure: String?
+        let (worst, failure): (Double, String?)
         do {
-            for (index, (ours, theirs)) in try body().enumerated() {
-                let error = try DeviceVerification.compare(theirs, ours.to(.cpu))
-                worst = max(worst, error)
-                if !(error <= tolerance), failure == nil {
-                    failure = String(format: "result %d: relative error %.3g > %.0e", index, error, tolerance)
-                }
-            }
+            (worst, failure) = DeviceVerification.compareAll(try body().map { ours, theirs in (theirs, ours) },
+                                                             tolerance: tolerance)
         } catch {
-            worst = .infinity
-            failure = "\(error)"
+            (worst, failure) = (.infinity, "\(error)")
         }
         return DeviceCheckResult(op: op, label: label, worstError: worst, tolerance: tolerance, failure: failure,
                                  seconds: Date().timeIntervalSince(start))

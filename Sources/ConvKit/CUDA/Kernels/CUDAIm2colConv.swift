@@ -42,11 +42,8 @@ extension CUDABackend {
     /// `output = conv(input, weight)` (no bias) with the im2col algorithm.
     func im2colConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
         let spatial = g.outHeight * g.outWidth, rows = im2colRows(g)
-        let opg = g.outChannelsPerGroup, cpg = g.inChannelsPerGroup
-        try im2colCheckGEMMSizes(g, columns: spatial)
-        let pointwise = Im2colConv.isPointwise(g)
-        let chunk = pointwise ? min(g.n, Self.im2colMaxBatch) : im2colImagesPerChunk(g, floatsPerImage: rows * spatial)
-        let columns = pointwise ? nil : try workspace(floats: chunk * rows * spatial)
+        let opg = g.outChannelsPerGroup
+        let (chunk, columns) = try perImageColumns(g)
         var first = 0
         while first < g.n {
             let count = min(chunk, g.n - first)
@@ -55,10 +52,7 @@ extension CUDABackend {
                            imageStride: rows * spatial, rowStride: spatial)
             }
             for group in 0..<g.groups {
-                let xhat = columns.map { GEMMOperand($0, offset: group * g.patchSize * spatial,
-                                                     leadingDimension: spatial, batchStride: rows * spatial) }
-                    ?? GEMMOperand(input, offset: (first * g.inChannels + group * cpg) * spatial,
-                                   leadingDimension: spatial, batchStride: g.inChannels * spatial)
+                let xhat = columnOperand(columns, orTensor: input, g, group: group, firstImage: first)
                 try sgemm(transposeA: false, transposeB: false, m: opg, n: spatial, k: g.patchSize,
                           GEMMOperand(weight, offset: group * opg * g.patchSize, leadingDimension: g.patchSize),
                           xhat, beta: 0,
@@ -73,20 +67,13 @@ extension CUDABackend {
     /// `gradInput = ∂L/∂input` with the im2col algorithm.
     func im2colConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
         let spatial = g.outHeight * g.outWidth, rows = im2colRows(g)
-        let opg = g.outChannelsPerGroup, cpg = g.inChannelsPerGroup
-        try im2colCheckGEMMSizes(g, columns: spatial)
-        let pointwise = Im2colConv.isPointwise(g)
-        let chunk = pointwise ? min(g.n, Self.im2colMaxBatch) : im2colImagesPerChunk(g, floatsPerImage: rows * spatial)
-        let columns = pointwise ? nil : try workspace(floats: chunk * rows * spatial)
+        let opg = g.outChannelsPerGroup
+        let (chunk, columns) = try perImageColumns(g)
         var first = 0
         while first < g.n {
             let count = min(chunk, g.n - first)
             for group in 0..<g.groups {
-                // For a pointwise layer dX̂ is dX itself.
-                let dxhat = columns.map { GEMMOperand($0, offset: group * g.patchSize * spatial,
-                                                      leadingDimension: spatial, batchStride: rows * spatial) }
-                    ?? GEMMOperand(gradInput, offset: (first * g.inChannels + group * cpg) * spatial,
-                                   leadingDimension: spatial, batchStride: g.inChannels * spatial)
+                let dxhat = columnOperand(columns, orTensor: gradInput, g, group: group, firstImage: first)
                 try sgemm(transposeA: true, transposeB: false, m: g.patchSize, n: spatial, k: opg,
                           GEMMOperand(weight, offset: group * opg * g.patchSize, leadingDimension: g.patchSize),
                           GEMMOperand(gradOutput, offset: (first * g.outChannels + group * opg) * spatial,
@@ -130,6 +117,29 @@ extension CUDABackend {
             }
             first += count
         }
+    }
+
+    /// The per-image X̂ of the forward pass and the input gradient (`[image][row][P]`): images per
+    /// chunk, and the workspace — `nil` for a pointwise layer, whose NCHW tensor is X̂ itself.
+    private func perImageColumns(_ g: Conv2dGeometry) throws -> (chunk: Int, columns: Storage?) {
+        let spatial = g.outHeight * g.outWidth, rows = im2colRows(g)
+        try im2colCheckGEMMSizes(g, columns: spatial)
+        if Im2colConv.isPointwise(g) { return (min(g.n, Self.im2colMaxBatch), nil) }
+        let chunk = im2colImagesPerChunk(g, floatsPerImage: rows * spatial)
+        return (chunk, try workspace(floats: chunk * rows * spatial))
+    }
+
+    /// Group `group`'s X̂ (or dX̂) for the chunk starting at `firstImage`, batched over its images:
+    /// the workspace from `perImageColumns`, or without one the NCHW `tensor` itself.
+    private func columnOperand(_ columns: Storage?, orTensor tensor: Storage, _ g: Conv2dGeometry,
+                               group: Int, firstImage: Int) -> GEMMOperand {
+        let spatial = g.outHeight * g.outWidth
+        if let columns {
+            return GEMMOperand(columns, offset: group * g.patchSize * spatial,
+                               leadingDimension: spatial, batchStride: im2colRows(g) * spatial)
+        }
+        return GEMMOperand(tensor, offset: (firstImage * g.inChannels + group * g.inChannelsPerGroup) * spatial,
+                           leadingDimension: spatial, batchStride: g.inChannels * spatial)
     }
 
     /// Fills X̂ of images `firstImage ..< firstImage + count` (`ck_conv_im2col`); element

@@ -27,11 +27,7 @@ final class CUBLAS: @unchecked Sendable {
 
     static let names = ["libcublas.so.13", "libcublas.so.12", "libcublas.so"]
 
-    static let shared: Swift.Result<CUBLAS, ConvKitError> = {
-        do { return .success(try CUBLAS()) } catch let error as ConvKitError { return .failure(error) } catch {
-            return .failure(.device(message: "cuBLAS: \(error)"))
-        }
-    }()
+    static let shared = NativeLibrary.loadOnce("cuBLAS") { try CUBLAS() }
 
     private init() throws {
         guard let candidates = NativeLibrary.candidates(environmentVariable: "CONVKIT_CUBLAS",

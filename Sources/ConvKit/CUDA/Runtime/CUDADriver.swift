@@ -94,16 +94,11 @@ final class CUDADriver: @unchecked Sendable {
     /// Where `libcuda` is looked for: `$CONVKIT_CUDA_DRIVER` when set, else the loader's path
     /// and the usual driver folders.
     static let defaultCandidates = ["libcuda.so.1", "libcuda.so", "/usr/local/nvidia/lib64/libcuda.so.1",
-                                    "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib64/libcuda.so.1",
-                                    "/usr/local/cuda/lib64/stubs/libcuda.so"]
+                                    "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib64/libcuda.so.1"]
 
     /// Loaded and initialised once per process; the error is kept so that every later use
     /// reports the same cause.
-    static let shared: Swift.Result<CUDADriver, ConvKitError> = {
-        do { return .success(try CUDADriver()) } catch let error as ConvKitError { return .failure(error) } catch {
-            return .failure(.device(message: "CUDA driver: \(error)"))
-        }
-    }()
+    static let shared = NativeLibrary.loadOnce("CUDA driver") { try CUDADriver() }
 
     /// The loaded driver, or the error that says why there is none.
     static func load() throws -> CUDADriver { try shared.get() }

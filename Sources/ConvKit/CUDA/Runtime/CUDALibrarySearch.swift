@@ -63,3 +63,13 @@ enum CUDALibrarySearch {
         return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
     }
 }
+
+extension NativeLibrary {
+    /// The result of loading a library wrapper once (for a `static let`): the wrapper, or the
+    /// `ConvKitError` that says why it is missing, kept so that every later use reports the same cause.
+    static func loadOnce<T>(_ purpose: String, _ load: () throws -> T) -> Swift.Result<T, ConvKitError> {
+        do { return .success(try load()) } catch let error as ConvKitError { return .failure(error) } catch {
+            return .failure(.device(message: "\(purpose): \(error)"))
+        }
+    }
+}

@@ -36,11 +36,7 @@ final class NVRTC: @unchecked Sendable {
     /// Library file names, newest CUDA first.
     static let names = ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"]
 
-    static let shared: Swift.Result<NVRTC, ConvKitError> = {
-        do { return .success(try NVRTC()) } catch let error as ConvKitError { return .failure(error) } catch {
-            return .failure(.device(message: "NVRTC: \(error)"))
-        }
-    }()
+    static let shared = NativeLibrary.loadOnce("NVRTC") { try NVRTC() }
 
     /// The loaded NVRTC, or the error that lists every place searched.
     static func load() throws -> NVRTC { try shared.get() }
