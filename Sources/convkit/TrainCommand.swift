@@ -164,14 +164,22 @@ struct TrainCommand: ParsableCommand {
             + (c.optimizer == "sgd" ? " momentum \(c.momentum)" : "") + " weight decay \(c.weightDecay), schedule \(c.schedule), "
             + (c.cropPadding > 0 ? "random crops (padding \(c.cropPadding)), " : "") + "batch \(c.batchSize), \(c.epochs) epochs, seed \(c.seed); run directory \(out)")
         if let checkpoint {
-            print("resuming after epoch \(checkpoint.epoch) from \(resume!)")
+            let steps = trainer.stepsDoneInCurrentEpoch
+            print(steps > 0 ? "resuming in epoch \(checkpoint.epoch + 1) after step \(steps) of \(trainer.trainLoader.batchCount) from \(resume!)"
+                            : "resuming after epoch \(checkpoint.epoch) from \(resume!)")
         }
         if trainer.completedEpochs >= c.epochs {
             print("the checkpoint has already completed \(trainer.completedEpochs) of \(c.epochs) epochs; raise --epochs to train further")
         }
         fflush(stdout)
+        let interrupts = StopOnInterrupt(trainer)
+        defer { interrupts.restore() }
         while trainer.completedEpochs < c.epochs {
-            let m = try trainer.runEpoch()
+            let m: EpochMetrics
+            do { m = try trainer.runEpoch() } catch let stopped as TrainingStopped {
+                FileHandle.standardError.write(Data("\nconvkit: \(stopped.description)\n".utf8))
+                throw ExitCode(130)  // the shell's code for a run ended by Ctrl-C
+            }
             print(String(format: "epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  lr %.5g  %.0f img/s  %.1f s",
                          m.epoch, c.epochs, m.trainLoss, m.testLoss, m.testAccuracy * 100, m.learningRate, m.imagesPerSecond, m.seconds))
             fflush(stdout)
@@ -180,5 +188,39 @@ struct TrainCommand: ParsableCommand {
             print(String(format: "best test accuracy %.2f%% (epoch %d); checkpoints, metrics.jsonl, curves.svg and filters.png in %@",
                          best.testAccuracy * 100, best.epoch, out))
         }
+    }
+}
+
+/// While it lives, the first SIGINT (Ctrl-C) or SIGTERM asks the trainer to stop after the current
+/// step and save a checkpoint; a second one ends the process at once (checkpoint writes are
+/// atomic, so even then no file is left half-written).
+final class StopOnInterrupt {
+    private var sources: [DispatchSourceSignal] = []
+    private static let signals = [SIGINT, SIGTERM]
+
+    init(_ trainer: Trainer) {
+        for signalNumber in StopOnInterrupt.signals {
+            signal(signalNumber, SIG_IGN)  // delivered to the dispatch source instead
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                if trainer.isStopRequested {
+                    signal(signalNumber, SIG_DFL)
+                    kill(getpid(), signalNumber)
+                    return
+                }
+                trainer.requestStop()
+                FileHandle.standardError.write(Data(("\nconvkit: stopping after this step and saving a checkpoint "
+                    + "(press Ctrl-C again to quit at once)\n").utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    /// Gives the signals back their default meaning.
+    func restore() {
+        for source in sources { source.cancel() }
+        sources.removeAll()
+        for signalNumber in StopOnInterrupt.signals { signal(signalNumber, SIG_DFL) }
     }
 }

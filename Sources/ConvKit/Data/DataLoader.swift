@@ -110,6 +110,12 @@ public final class DataLoader {
         DataLoaderEpoch(loader: self, epoch: epoch)
     }
 
+    /// The batches of epoch `epoch` from batch `first` on (the same batches the whole epoch gives
+    /// there: each is a function of the seed, the epoch and its index), for resuming inside an epoch.
+    public func epoch(_ epoch: Int, startingAt first: Int) -> DataLoaderEpoch {
+        DataLoaderEpoch(loader: self, epoch: epoch, first: min(max(first, 0), batchCount))
+    }
+
     /// Calls `body` with every batch of epoch `epoch`.
     public func forEachBatch(epoch: Int, _ body: (Batch) throws -> Void) throws {
         let batches = self.epoch(epoch)
@@ -178,10 +184,11 @@ public final class DataLoaderEpoch {
     private var pending: PendingBatch?
     private static let queue = DispatchQueue(label: "convkit.dataloader.prefetch", qos: .userInitiated)
 
-    init(loader: DataLoader, epoch: Int) {
+    init(loader: DataLoader, epoch: Int, first: Int = 0) {
         self.loader = loader
         self.epoch = epoch
         self.order = loader.order(epoch: epoch)
+        self.nextIndex = first
     }
 
     /// Batches in this epoch.

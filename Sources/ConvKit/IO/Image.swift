@@ -296,11 +296,7 @@ func readImageFile(_ path: String) throws -> [UInt8] {
 
 /// Writes `bytes` to `path` atomically (a temporary file renamed into place).
 func writeImageFile(_ bytes: [UInt8], to path: String) throws {
-    do {
-        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw ConvKitError.io(path: path, message: "cannot write: \(error.localizedDescription)")
-    }
+    try AtomicFile.write(bytes, to: path)
 }
 
 /// Reads a greyscale image from a PNG or PGM file, choosing the format by the file's first

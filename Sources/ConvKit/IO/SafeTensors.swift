@@ -94,44 +94,22 @@ public enum SafeTensors {
         // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
 
-        let path = url.path
-        let directory = url.deletingLastPathComponent().path
-        let temporaryPath = directory + "/.\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw ConvKitError.io(path: path, message: "cannot create a temporary file in \(directory): \(errnoMessage())")
-        }
-        var closed = false
-        var renamed = false
-        defer {
-            if !closed { close(descriptor) }
-            if !renamed { unlink(temporaryPath) }
-        }
+        let writer = try AtomicFile.Writer(path: url.path)
         var length = UInt64(headerBytes.count).littleEndian
-        try withUnsafeBytes(of: &length) { try writeAll(descriptor, $0, path: path) }
-        try headerBytes.withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
+        try withUnsafeBytes(of: &length) { try writer.write($0) }
+        try headerBytes.withUnsafeBytes { try writer.write($0) }
         for name in names {
             let tensor = tensors[name]!
             if tensor.device == .cpu {
                 // Host memory is written as it is (row-major, little-endian), without a copy.
-                try writeAll(descriptor, UnsafeRawBufferPointer(start: tensor.storage.address,
-                                                                count: tensor.count * tensor.dtype.size), path: path)
+                try writer.write(UnsafeRawBufferPointer(start: tensor.storage.address, count: tensor.count * tensor.dtype.size))
             } else if tensor.dtype == .float32 {
-                try tensor.toArray().withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
+                try tensor.toArray().withUnsafeBytes { try writer.write($0) }
             } else {
-                try tensor.toIntArray().withUnsafeBytes { try writeAll(descriptor, $0, path: path) }
+                try tensor.toIntArray().withUnsafeBytes { try writer.write($0) }
             }
         }
-        guard fsync(descriptor) == 0 else { throw ConvKitError.io(path: path, message: "fsync failed: \(errnoMessage())") }
-        closed = true
-        guard close(descriptor) == 0 else { throw ConvKitError.io(path: path, message: "close failed: \(errnoMessage())") }
-        guard rename(temporaryPath, path) == 0 else {
-            throw ConvKitError.io(path: path, message: "cannot rename the temporary file into place: \(errnoMessage())")
-        }
-        renamed = true
-        // Make the rename itself durable.
-        let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_CLOEXEC)
-        if directoryDescriptor >= 0 { _ = fsync(directoryDescriptor); close(directoryDescriptor) }
+        try writer.commit()
     }
 
     // MARK: - Header
@@ -320,15 +298,4 @@ public enum SafeTensors {
         }
     }
 
-    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let wrote = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-            if wrote < 0 {
-                if errno == EINTR { continue }
-                throw ConvKitError.io(path: path, message: "write failed: \(errnoMessage())")
-            }
-            done += wrote
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Receives a training run's progress (the command line draws a progress bar from it).
 public protocol TrainingProgress: AnyObject {
@@ -44,6 +45,9 @@ public final class Trainer {
     public static let historyKey = "train.history"
     /// Checkpoint metadata key of the data set name.
     public static let datasetKey = "train.dataset"
+    /// Checkpoint metadata key of a stopped epoch's position: the steps of epoch `epoch + 1`
+    /// already done, their summed loss, images and seconds (JSON). Absent at an epoch's end.
+    public static let partialEpochKey = "train.partial_epoch"
 
     /// The run's settings.
     public let configuration: TrainingConfiguration
@@ -70,6 +74,10 @@ public final class Trainer {
     /// Check every op's output and every gradient for NaN and infinity (`Autograd.withAnomalyDetection`)
     /// and stop at the first with its op's name; slow, for finding where a run diverges.
     public var detectAnomaly = false
+    /// Set by `requestStop()` (from any thread or a signal handler's queue).
+    private let stopRequested = Atomic<Bool>(false)
+    /// Where the epoch in progress resumes: steps already done and their loss, images and seconds.
+    private var partialEpoch = PartialEpoch()
 
     /// A trainer for `configuration` on `train`/`test`, optionally continuing `checkpoint`.
     ///
@@ -109,10 +117,16 @@ public final class Trainer {
             if let lines = checkpoint.metadata[Trainer.historyKey] {
                 history = try lines.split(separator: "\n").map { try EpochMetrics.parse(jsonLine: String($0)) }
             }
+            if let partial = checkpoint.metadata[Trainer.partialEpochKey] {
+                partialEpoch = try PartialEpoch.parse(json: partial)
+                try require(partialEpoch.steps < trainLoader.batchCount, "resume",
+                            "the checkpoint stopped after step \(partialEpoch.steps) of an epoch that has \(trainLoader.batchCount) steps")
+            }
         }
     }
 
-    /// Creates `url` (with parents) and checks that files can be written in it.
+    /// Creates `url` (with parents), checks that files can be written in it, and deletes the
+    /// temporary files that runs killed in the middle of a write left there.
     /// - Throws: `ConvKitError.io` naming the directory.
     public static func prepare(runDirectory url: URL) throws {
         var isDirectory: ObjCBool = false
@@ -126,10 +140,27 @@ public final class Trainer {
         guard FileManager.default.isWritableFile(atPath: url.path) else {
             throw ConvKitError.io(path: url.path, message: "the output directory is not writable")
         }
+        AtomicFile.removeStaleTemporaries(in: url)
     }
+
+    /// Asks the run to stop at the end of the current training step: `runEpoch()` then writes
+    /// `checkpoint-last.safetensors` at that step (a resume continues from the next one, computing
+    /// exactly what the uninterrupted run computes) and throws `TrainingStopped`. Safe to call from
+    /// any thread; a request made while the test set is evaluated stops before the next epoch's
+    /// first step.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .relaxed)
+    }
+
+    /// Steps of epoch `completedEpochs + 1` already done (non-zero after resuming a stopped run).
+    public var stepsDoneInCurrentEpoch: Int { partialEpoch.steps }
+
+    /// Whether `requestStop()` was called.
+    public var isStopRequested: Bool { stopRequested.load(ordering: .relaxed) }
 
     /// Trains until `configuration.epochs` epochs are complete (nothing when a resumed run already is).
     /// - Returns: the metrics of the epochs run by this call.
+    /// - Throws: `TrainingStopped` after `requestStop()`, once the checkpoint is written.
     @discardableResult
     public func run() throws -> [EpochMetrics] {
         var results: [EpochMetrics] = []
@@ -137,12 +168,24 @@ public final class Trainer {
         return results
     }
 
-    /// Trains one epoch, evaluates on the test set, steps the schedule and writes the run directory.
+    /// Trains one epoch (or the rest of a stopped one), evaluates on the test set, steps the
+    /// schedule and writes the run directory.
+    /// - Throws: `TrainingStopped` after `requestStop()`, once the checkpoint of the step reached is written.
     public func runEpoch() throws -> EpochMetrics {
         let epochStart = DispatchTime.now().uptimeNanoseconds
         let epoch = completedEpochs + 1
         let learningRate = Double("\(optimizer.learningRate)") ?? Double(optimizer.learningRate)  // 0.05, not 0.0500000007
         let (trainLoss, images, trainSeconds) = try trainOneEpoch(epoch: epoch)
+        if let stoppedAfter = partialEpoch.stoppedAfterStep {
+            var saved: URL?
+            if let runDirectory {
+                saved = runDirectory.appendingPathComponent(RunFile.lastCheckpoint)
+                try checkpoint().save(to: saved!)
+            }
+            partialEpoch.stoppedAfterStep = nil
+            stopRequested.store(false, ordering: .relaxed)  // honoured: a later runEpoch() continues from here
+            throw TrainingStopped(epoch: epoch, step: stoppedAfter, stepsPerEpoch: trainLoader.batchCount, checkpoint: saved)
+        }
         progress?.evaluationStarted(epoch: epoch)
         let evaluation = try Trainer.evaluate(model: model, loader: testLoader, classes: ModelZoo.classes)
         schedule?.step()
@@ -161,20 +204,25 @@ public final class Trainer {
         return metrics
     }
 
-    /// The training steps of one epoch: mean loss, images and seconds.
+    /// The training steps of one epoch (from `partialEpoch.steps` on a resumed one): mean loss,
+    /// images and seconds. After `requestStop()` it returns early with `partialEpoch` holding the
+    /// position reached and `partialEpoch.stoppedAfterStep` set.
     private func trainOneEpoch(epoch: Int) throws -> (loss: Double, images: Int, seconds: Double) {
         model.train()
-        let batches = trainLoader.epoch(epoch - 1)
+        let first = partialEpoch.steps
+        let batches = trainLoader.epoch(epoch - 1, startingAt: first)
         progress?.epochStarted(epoch: epoch, totalEpochs: configuration.epochs, batches: batches.count,
                                images: trainLoader.dataset.count)
         let start = DispatchTime.now().uptimeNanoseconds
-        var lossSum = 0.0, images = 0, index = 0, imagesInLossSum = 0
+        let earlierSeconds = partialEpoch.seconds
+        var lossSum = partialEpoch.lossSum, images = partialEpoch.images, index = first, imagesInLossSum = images
+        func elapsed() -> Double { earlierSeconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         // On a GPU, reading the loss back each step would stall the queue: sum it on the device
         // and read the sum only when the progress display or the epoch's end needs it.
         let readEveryStep = model.device == .cpu
         var deviceLossSum: Tensor?
         var lastRead = DispatchTime.now().uptimeNanoseconds
-        while let batch = try batches.next() {
+        while !isStopRequested, let batch = try batches.next() {
             model.zeroGrad()
             optimizer.zeroGrad()
             let step = {
@@ -185,34 +233,42 @@ public final class Trainer {
             }
             let loss = detectAnomaly ? try Autograd.withAnomalyDetection(step) : try step()
             let count = batch.labels.count
+            index += 1
             if readEveryStep {
                 let value = try loss.item()
-                try Trainer.requireFinite(value, epoch: epoch, step: index + 1)
+                try Trainer.requireFinite(value, epoch: epoch, step: index)
                 lossSum += Double(value) * Double(count)
                 imagesInLossSum += count
             } else {
                 let weighted = try loss.detach() * Float(count)
                 deviceLossSum = try deviceLossSum.map { try $0 + weighted } ?? weighted
                 let now = DispatchTime.now().uptimeNanoseconds
-                if index + 1 == batches.count || now - lastRead > 500_000_000 {
+                if index == batches.count || now - lastRead > 500_000_000 {
                     let value = try deviceLossSum!.item()
-                    try Trainer.requireFinite(value, epoch: epoch, step: index + 1)
-                    lossSum = Double(value)
+                    try Trainer.requireFinite(value, epoch: epoch, step: index)
+                    lossSum = partialEpoch.lossSum + Double(value)
                     imagesInLossSum = images + count
                     lastRead = now
                 }
             }
             images += count
-            index += 1
             globalStep += 1
             if let progress {
                 progress.batchFinished(batch: index, batches: batches.count, imagesSoFar: images,
-                                       meanLoss: lossSum / Double(max(imagesInLossSum, 1)),
-                                       elapsed: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                                       meanLoss: lossSum / Double(max(imagesInLossSum, 1)), elapsed: elapsed())
             }
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return (images > 0 ? lossSum / Double(images) : .nan, images, seconds)
+        if let deviceLossSum, isStopRequested {  // the sum may not have been read since the last step
+            let value = try deviceLossSum.item()
+            try Trainer.requireFinite(value, epoch: epoch, step: index)
+            lossSum = partialEpoch.lossSum + Double(value)
+        }
+        if index < batches.count {
+            partialEpoch = PartialEpoch(steps: index, lossSum: lossSum, images: images, seconds: elapsed(), stoppedAfterStep: index)
+            return (.nan, images, elapsed())
+        }
+        partialEpoch = PartialEpoch()
+        return (images > 0 ? lossSum / Double(images) : .nan, images, elapsed())
     }
 
     /// Stops training when the loss (or, on a GPU, the loss summed so far) is NaN or infinite:
@@ -245,14 +301,17 @@ public final class Trainer {
         return EvaluationResult(loss: total > 0 ? lossSum / Double(total) : .nan, confusion: confusion)
     }
 
-    /// A checkpoint of the current state (model, optimizer, schedule, epoch, generator, configuration and history).
+    /// A checkpoint of the current state (model, optimizer, schedule, epoch, generator, configuration
+    /// and history, and the position inside an epoch stopped by `requestStop()`).
     public func checkpoint() throws -> Checkpoint {
-        try Checkpoint(model: model, modelName: configuration.model, modelConfig: try ModelZoo.configuration(name: configuration.model),
-                       optimizer: optimizer, schedule: schedule, epoch: completedEpochs, globalStep: globalStep,
-                       generator: RandomState.generatorState,
-                       metadata: [Trainer.configurationKey: try configuration.json(),
-                                  Trainer.historyKey: history.map { $0.jsonLine() }.joined(separator: "\n"),
-                                  Trainer.datasetKey: configuration.dataset])
+        var metadata = [Trainer.configurationKey: try configuration.json(),
+                        Trainer.historyKey: history.map { $0.jsonLine() }.joined(separator: "\n"),
+                        Trainer.datasetKey: configuration.dataset]
+        if partialEpoch.steps > 0 { metadata[Trainer.partialEpochKey] = try partialEpoch.json() }
+        return try Checkpoint(model: model, modelName: configuration.model,
+                              modelConfig: try ModelZoo.configuration(name: configuration.model),
+                              optimizer: optimizer, schedule: schedule, epoch: completedEpochs, globalStep: globalStep,
+                              generator: RandomState.generatorState, metadata: metadata)
     }
 
     private func writeRunFiles(_ directory: URL, isBest: Bool) throws {
@@ -273,8 +332,61 @@ public final class Trainer {
     }
 
     private static func write(_ data: Data, to url: URL) throws {
-        do { try data.write(to: url, options: .atomic) } catch {
-            throw ConvKitError.io(path: url.path, message: "cannot write (\(error.localizedDescription))")
+        try AtomicFile.write(data, to: url.path)
+    }
+}
+
+/// Thrown by `Trainer.runEpoch()` and `Trainer.run()` after `Trainer.requestStop()`, once the
+/// checkpoint of the step reached is written (like Swift's `CancellationError`, it is the normal
+/// end of a stopped run, not a failure).
+public struct TrainingStopped: Error, Equatable, CustomStringConvertible {
+    /// The epoch (from 1) that was stopped.
+    public let epoch: Int
+    /// Its steps completed before the stop.
+    public let step: Int
+    /// The steps of a whole epoch.
+    public let stepsPerEpoch: Int
+    /// The checkpoint written at the stop (nil when the trainer has no run directory).
+    public let checkpoint: URL?
+
+    /// A one-line account: where training stopped and how to continue.
+    public var description: String {
+        let position = "training stopped in epoch \(epoch) after step \(step) of \(stepsPerEpoch)"
+        guard let checkpoint else { return position }
+        return position + "; checkpoint saved to \(checkpoint.path) (continue with --resume \(checkpoint.path))"
+    }
+}
+
+/// The position inside an epoch that `requestStop()` interrupted, kept in the checkpoint so that a
+/// resume starts at the next batch with the epoch's loss so far.
+struct PartialEpoch: Codable, Equatable {
+    /// Training steps of the epoch already done (0: the epoch starts from its first batch).
+    var steps = 0
+    /// Their loss summed over images (per-batch mean loss × batch size).
+    var lossSum = 0.0
+    /// Images they covered.
+    var images = 0
+    /// Seconds they took.
+    var seconds = 0.0
+    /// Set when this run stopped after that step (not stored).
+    var stoppedAfterStep: Int?
+
+    private enum CodingKeys: String, CodingKey { case steps, lossSum = "loss_sum", images, seconds }
+
+    func json() throws -> String {
+        String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+    }
+
+    static func parse(json: String) throws -> PartialEpoch {
+        do {
+            let value = try JSONDecoder().decode(PartialEpoch.self, from: Data(json.utf8))
+            try require(value.steps >= 0 && value.images >= 0 && value.lossSum.isFinite && value.seconds >= 0,
+                        "resume", "the checkpoint's epoch position is out of range: \(json)")
+            return value
+        } catch let error as ConvKitError {
+            throw error
+        } catch {
+            throw ConvKitError.invalidArgument(op: "resume", message: "the checkpoint's epoch position is not valid JSON: \(json)")
         }
     }
 }
