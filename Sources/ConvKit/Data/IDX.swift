@@ -72,7 +72,8 @@ public enum IDX {
         guard bytes.count >= 4 else {
             throw corrupt("only \(bytes.count) bytes, too short for the 4-byte magic number")
         }
-        let magic = bytes[0..<4].map { String(format: "%02x", $0) }.joined()
+        // Formatted only for an error message (String(format:) costs more than the whole parse).
+        var magic: String { bytes[0..<4].map { String(format: "%02x", $0) }.joined() }
         guard bytes[0] == 0, bytes[1] == 0 else {
             throw corrupt("bad magic number 0x\(magic) (an IDX file starts with two zero bytes, e.g. 0x00000803)")
         }
