@@ -32,7 +32,10 @@ public enum Gzip {
             let hint = Int(compressed[n - 4]) | Int(compressed[n - 3]) << 8 | Int(compressed[n - 2]) << 16 | Int(compressed[n - 1]) << 24
             capacity = max(capacity, min(hint + 1, compressed.count * 1032 + (1 << 16)))
         }
-        capacity = min(capacity, maxOutputBytes + 1)
+        // One byte more than allowed, so that a stream that is too long is noticed (saturating:
+        // `Int.max` means no limit).
+        let limit = maxOutputBytes == Int.max ? Int.max : maxOutputBytes + 1
+        capacity = min(capacity, limit)
         var output = [UInt8](repeating: 0, count: max(capacity, 1))
         var produced = 0
 
@@ -52,7 +55,7 @@ public enum Gzip {
                     if output.count > maxOutputBytes {
                         throw corrupt("decompresses to more than \(maxOutputBytes) bytes, the limit for this file")
                     }
-                    let grown = min(max(output.count * 2, 1 << 16), maxOutputBytes + 1)
+                    let grown = min(max(output.count * 2, 1 << 16), limit)
                     output.append(contentsOf: repeatElement(0, count: grown - output.count))
                 }
                 let room = min(output.count - produced, Int(UInt32.max))
@@ -148,14 +151,25 @@ public enum Gzip {
         }
         let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
         // Compressed input is never larger than what it inflates to by more than deflate's small overhead.
-        guard size <= maxBytes + maxBytes / 64 + 1024 else {
+        let (slack, overflow) = maxBytes.addingReportingOverflow(maxBytes / 64 + 1024)
+        guard overflow || size <= slack else {
             throw ConvKitError.corruptFile(path: path, message: "\(size) bytes, more than the \(maxBytes)-byte limit for this file")
         }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw ConvKitError.io(path: path, message: "cannot read the file: \(error.localizedDescription)")
         }
-        let bytes = [UInt8](data)
+        return try decompressIfNeeded([UInt8](data), maxBytes: maxBytes, path: path)
+    }
+
+    /// `bytes` decompressed when they start with the gzip magic, or as they are otherwise: the
+    /// in-memory form of `readMaybeCompressed(_:maxBytes:)`, which calls it.
+    ///
+    /// - Parameters:
+    ///   - maxBytes: the most bytes the (decompressed) contents may have.
+    ///   - path: the file name used in error messages.
+    /// - Throws: `ConvKitError.corruptFile` for a bad gzip stream or contents over the limit.
+    public static func decompressIfNeeded(_ bytes: [UInt8], maxBytes: Int, path: String = "<gzip data>") throws -> [UInt8] {
         if isGzip(bytes) { return try decompress(bytes, maxOutputBytes: maxBytes, path: path) }
         guard bytes.count <= maxBytes else {
             throw ConvKitError.corruptFile(path: path, message: "\(bytes.count) bytes, more than the \(maxBytes)-byte limit for this file")

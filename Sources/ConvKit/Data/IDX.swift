@@ -55,13 +55,25 @@ public enum IDX {
         return try parse(bytes, path: url.path)
     }
 
+    /// Decodes the bytes of an IDX file, decompressing them first when they are gzip: the
+    /// in-memory form of `read(contentsOf:maxBytes:)`, through the same gzip and header checks.
+    ///
+    /// - Parameters:
+    ///   - maxBytes: the most bytes the decompressed file may have.
+    ///   - path: the file name used in error messages.
+    /// - Throws: `ConvKitError.corruptFile` as `read(contentsOf:maxBytes:)`.
+    public static func decode(_ bytes: [UInt8], maxBytes: Int = defaultMaxBytes, path: String = "<IDX data>") throws -> IDXArray {
+        try parse(Gzip.decompressIfNeeded(bytes, maxBytes: maxBytes, path: path), path: path)
+    }
+
     /// Parses the bytes of an (uncompressed) IDX file; `path` names it in error messages.
     public static func parse(_ bytes: [UInt8], path: String = "<IDX data>") throws -> IDXArray {
         func corrupt(_ message: String) -> ConvKitError { .corruptFile(path: path, message: "IDX: " + message) }
         guard bytes.count >= 4 else {
             throw corrupt("only \(bytes.count) bytes, too short for the 4-byte magic number")
         }
-        let magic = bytes[0..<4].map { String(format: "%02x", $0) }.joined()
+        // Formatted only for an error message (String(format:) costs more than the whole parse).
+        var magic: String { bytes[0..<4].map { String(format: "%02x", $0) }.joined() }
         guard bytes[0] == 0, bytes[1] == 0 else {
             throw corrupt("bad magic number 0x\(magic) (an IDX file starts with two zero bytes, e.g. 0x00000803)")
         }

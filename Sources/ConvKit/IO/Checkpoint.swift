@@ -162,10 +162,23 @@ public struct Checkpoint {
     ///   not a ConvKit checkpoint (e.g. bare model weights); `ConvKitError.unsupported` when it was
     ///   written by a newer format version.
     public static func load(from url: URL) throws -> Checkpoint {
-        let path = url.path
+        try load(path: url.path) { try SafeTensors.readContents(from: url) }
+    }
+
+    /// Decodes a checkpoint held in memory (the whole file's bytes): the in-memory form of
+    /// `load(from:)`, through the same checks.
+    /// - Parameter path: the file name used in error messages.
+    /// - Throws: as `load(from:)`.
+    public static func decode(_ bytes: [UInt8], path: String = "<checkpoint data>") throws -> Checkpoint {
+        try load(path: path) { try SafeTensors.decodeContents(bytes, path: path) }
+    }
+
+    /// The one reader behind `load(from:)` and `decode(_:path:)`: `readContents` gives the
+    /// safetensors contents, which are then checked as a checkpoint.
+    private static func load(path: String, readContents: () throws -> SafeTensors.Contents) throws -> Checkpoint {
         let contents: SafeTensors.Contents
         do {
-            contents = try SafeTensors.readContents(from: url)
+            contents = try readContents()
         } catch let ConvKitError.corruptFile(path, message) {
             throw ConvKitError.corruptFile(path: path, message: "not a readable checkpoint (truncated or damaged): \(message)")
         }

@@ -307,7 +307,15 @@ func writeImageFile(_ bytes: [UInt8], to path: String) throws {
 ///   naming the path and the problem for a malformed file or an unknown format (the message
 ///   lists the supported formats).
 public func loadImage(_ path: String) throws -> GrayImage {
-    let bytes = try readImageFile(path)
+    try decodeImage(readImageFile(path), path: path)
+}
+
+/// Decodes a greyscale image from the bytes of a PNG or PGM file, choosing the format by its
+/// first bytes: the in-memory form of `loadImage(_: String)`, which calls it.
+/// - Parameter path: the file name used in error messages.
+/// - Throws: `ConvKitError.corruptFile` naming `path` and the problem for a malformed file or an
+///   unknown format.
+public func decodeImage(_ bytes: [UInt8], path: String = "<image data>") throws -> GrayImage {
     switch ImageFormat.detect(bytes) {
     case .png: return try PNG.decode(bytes, path: path)
     case .pgm: return try PGM.decode(bytes, path: path)

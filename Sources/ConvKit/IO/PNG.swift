@@ -296,6 +296,11 @@ public enum PNG {
 
         let passes = passes(of: header)
         let expectedBytes = passes.reduce(0) { $0 + $1.height * (1 + header.rowBytes($1.width)) }
+        // Deflate never expands more than 1032:1 (plus the zlib header and checksum), so image data
+        // too short for the header's size is refused before anything is inflated.
+        guard expectedBytes <= compressed.count * 1032 + 64 else {
+            throw corrupt("image data of \(compressed.count) bytes cannot inflate to the \(expectedBytes) bytes a \(header.width)×\(header.height) image needs (deflate's largest ratio is 1032:1)")
+        }
         var scanlines = try inflate(compressed, expectedBytes: expectedBytes, corrupt: corrupt)
         try unfilter(&scanlines, header: header, passes: passes, corrupt: corrupt)
         return Raster(header: header, scanlines: scanlines, palette: palette, paletteAlpha: paletteAlpha,

@@ -40,14 +40,70 @@ public enum SafeTensors {
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw ConvKitError.io(path: path, message: "cannot stat: \(errnoMessage())") }
-        let fileSize = Int(status.st_size)
+        return try readContents(Source(file: descriptor, size: Int(status.st_size)), path: path)
+    }
+
+    /// The tensors stored in safetensors `bytes` (a whole file held in memory), on the CPU:
+    /// the in-memory form of `read(from:)`, through the same checks.
+    /// - Parameter path: the file name used in error messages.
+    /// - Throws: as `read(from:)`.
+    public static func decode(_ bytes: [UInt8], path: String = "<safetensors data>") throws -> [String: Tensor] {
+        try decodeContents(bytes, path: path).tensors
+    }
+
+    /// The tensors and the `__metadata__` map of safetensors `bytes` (see `decode(_:path:)`).
+    public static func decodeContents(_ bytes: [UInt8], path: String = "<safetensors data>") throws -> Contents {
+        try bytes.withUnsafeBytes { try readContents(Source(memory: $0), path: path) }
+    }
+
+    /// Where a file's bytes are read from: an open file (read with `pread`, so tensors go
+    /// straight into their storage) or the whole file in memory.
+    struct Source {
+        private let descriptor: Int32
+        private let memory: UnsafeRawBufferPointer?
+        /// The file's size in bytes.
+        let size: Int
+
+        init(file descriptor: Int32, size: Int) {
+            self.descriptor = descriptor
+            memory = nil
+            self.size = size
+        }
+
+        init(memory: UnsafeRawBufferPointer) {
+            descriptor = -1
+            self.memory = memory
+            size = memory.count
+        }
+
+        /// Copies `count` bytes from `offset` into `buffer`.
+        /// - Throws: `ConvKitError.corruptFile` when the file ends first, `.io` when reading fails.
+        func readExactly(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int, path: String) throws {
+            guard let memory else {
+                return try SafeTensors.readExactly(descriptor, into: buffer, count: count, at: offset, path: path)
+            }
+            guard offset >= 0, count >= 0, offset <= memory.count, count <= memory.count - offset else {
+                throw ConvKitError.corruptFile(path: path, message: "truncated: file ended at byte \(memory.count), expected \(count) bytes at byte \(offset)")
+            }
+            if count > 0 { buffer.copyMemory(from: memory.baseAddress! + offset, byteCount: count) }
+        }
+
+        func readExactly(into buffer: inout [UInt8], at offset: Int, path: String) throws {
+            let count = buffer.count
+            try buffer.withUnsafeMutableBytes { try readExactly(into: $0.baseAddress!, count: count, at: offset, path: path) }
+        }
+    }
+
+    /// The one reader behind `readContents(from:)` and `decodeContents(_:path:)`.
+    private static func readContents(_ source: Source, path: String) throws -> Contents {
+        let fileSize = source.size
         func corrupt(_ message: String) -> ConvKitError { .corruptFile(path: path, message: message) }
 
         guard fileSize >= 8 else {
             throw corrupt("truncated: \(fileSize) bytes, too short for the 8-byte header length")
         }
         var lengthBytes = [UInt8](repeating: 0, count: 8)
-        try readExactly(descriptor, into: &lengthBytes, count: 8, at: 0, path: path)
+        try source.readExactly(into: &lengthBytes, at: 0, path: path)
         let headerLength = lengthBytes.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(maximumHeaderBytes) else {
             throw corrupt("header length \(headerLength) bytes exceeds the \(maximumHeaderBytes)-byte limit")
@@ -57,13 +113,13 @@ public enum SafeTensors {
         }
         guard headerLength >= 2 else { throw corrupt("header length \(headerLength) bytes is too short for a JSON object") }
         var headerBytes = [UInt8](repeating: 0, count: Int(headerLength))
-        try readExactly(descriptor, into: &headerBytes, count: headerBytes.count, at: 8, path: path)
+        try source.readExactly(into: &headerBytes, at: 8, path: path)
         let dataStart = 8 + Int(headerLength)
         let header = try parseHeader(headerBytes, dataBytes: fileSize - dataStart, path: path)
 
         var tensors: [String: Tensor] = [:]
         for entry in header.entries {
-            tensors[entry.name] = try loadTensor(entry, descriptor: descriptor, dataStart: dataStart, path: path)
+            tensors[entry.name] = try loadTensor(entry, source: source, dataStart: dataStart, path: path)
         }
         return Contents(tensors: tensors, metadata: header.metadata)
     }
@@ -190,6 +246,11 @@ public enum SafeTensors {
                 guard !overflow else { throw corrupt("tensor \"\(name)\" shape \(shape) is too large") }
                 expected = product
             }
+            // Zero-sized tensors too: their other dimensions must still be sane, so that anything
+            // computed from the shape (strides, products in another order) cannot overflow.
+            do { try Tensor.checkShape(shape.filter { $0 != 0 }, "SafeTensors.read") } catch {
+                throw corrupt("tensor \"\(name)\" shape \(shape) is too large")
+            }
             guard expected == end - begin else {
                 throw corrupt("tensor \"\(name)\" shape \(shape) × \(dtypeName) needs \(expected) bytes but data_offsets [\(begin), \(end)] hold \(end - begin)")
             }
@@ -232,7 +293,7 @@ public enum SafeTensors {
 
     // MARK: - Data
 
-    private static func loadTensor(_ entry: Entry, descriptor: Int32, dataStart: Int, path: String) throws -> Tensor {
+    private static func loadTensor(_ entry: Entry, source: Source, dataStart: Int, path: String) throws -> Tensor {
         guard entry.type.isReadable else {
             throw ConvKitError.unsupported(op: "SafeTensors.read",
                                            message: "\(path): tensor \"\(entry.name)\" has dtype \(entry.type.rawValue); ConvKit reads F32, F64, I64, I32 and U8")
@@ -244,30 +305,30 @@ public enum SafeTensors {
         let byteCount = entry.end - entry.begin
         switch entry.type {
         case .f32, .i32:
-            try readExactly(descriptor, into: storage.address, count: byteCount, at: offset, path: path)
+            try source.readExactly(into: storage.address, count: byteCount, at: offset, path: path)
         case .f64:
-            try Scratch.withBuffer(of: Double.self, count: count) { source in
-                try readExactly(descriptor, into: UnsafeMutableRawPointer(source), count: byteCount, at: offset, path: path)
+            try Scratch.withBuffer(of: Double.self, count: count) { values in
+                try source.readExactly(into: UnsafeMutableRawPointer(values), count: byteCount, at: offset, path: path)
                 let target = storage.floats
-                for i in 0..<count { target[i] = Float(source[i]) }
+                for i in 0..<count { target[i] = Float(values[i]) }
             }
         case .i64:
-            try Scratch.withBuffer(of: Int64.self, count: count) { source in
-                try readExactly(descriptor, into: UnsafeMutableRawPointer(source), count: byteCount, at: offset, path: path)
+            try Scratch.withBuffer(of: Int64.self, count: count) { values in
+                try source.readExactly(into: UnsafeMutableRawPointer(values), count: byteCount, at: offset, path: path)
                 let target = storage.address.assumingMemoryBound(to: Int32.self)
                 for i in 0..<count {
-                    guard let value = Int32(exactly: Int64(littleEndian: source[i])) else {
+                    guard let value = Int32(exactly: Int64(littleEndian: values[i])) else {
                         throw ConvKitError.unsupported(op: "SafeTensors.read",
-                                                       message: "\(path): tensor \"\(entry.name)\" (I64) holds \(source[i]) at index \(i), outside the int32 range")
+                                                       message: "\(path): tensor \"\(entry.name)\" (I64) holds \(Int64(littleEndian: values[i])) at index \(i), outside the int32 range")
                     }
                     target[i] = value
                 }
             }
         case .u8:
-            try Scratch.withBuffer(of: UInt8.self, count: count) { source in
-                try readExactly(descriptor, into: UnsafeMutableRawPointer(source), count: byteCount, at: offset, path: path)
+            try Scratch.withBuffer(of: UInt8.self, count: count) { values in
+                try source.readExactly(into: UnsafeMutableRawPointer(values), count: byteCount, at: offset, path: path)
                 let target = storage.address.assumingMemoryBound(to: Int32.self)
-                for i in 0..<count { target[i] = Int32(source[i]) }
+                for i in 0..<count { target[i] = Int32(values[i]) }
             }
         default:
             preconditionFailure("unreadable dtype passed the check")
@@ -278,10 +339,6 @@ public enum SafeTensors {
     // MARK: - POSIX helpers
 
     private static func errnoMessage() -> String { String(cString: strerror(errno)) }
-
-    private static func readExactly(_ descriptor: Int32, into buffer: inout [UInt8], count: Int, at offset: Int, path: String) throws {
-        try buffer.withUnsafeMutableBytes { try readExactly(descriptor, into: $0.baseAddress!, count: count, at: offset, path: path) }
-    }
 
     private static func readExactly(_ descriptor: Int32, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int, path: String) throws {
         var done = 0
