@@ -73,6 +73,11 @@ enum ConvolutionAlgorithmDeviceChecks {
         result.append(conv(.depthwise, Case(n: 2, inChannels: 1, height: 9, width: 4, outChannels: 2,
                                             kernel: Size2d(5, 2), stride: 1, padding: .same, dilation: 1, groups: 1,
                                             bias: true)))
+        // 3×3 fast paths: several weight-gradient image chunks (the last one partial), many row strips.
+        result.append(conv(.depthwise, Case(n: 6, inChannels: 4, height: 60, width: 61, outChannels: 8,
+                                            kernel: 3, stride: 1, padding: 1, dilation: 1, groups: 4, bias: false)))
+        result.append(conv(.depthwise, Case(n: 9, inChannels: 3, height: 130, width: 129, outChannels: 3,
+                                            kernel: 3, stride: 2, padding: 1, dilation: 1, groups: 3, bias: false)))
         result.append(conv(.depthwise, Case(n: 2, inChannels: 5, height: 9, width: 8, outChannels: 5,
                                             kernel: 3, stride: 2, padding: 1, dilation: 1, groups: 5, bias: true,
                                             nanInput: true)))

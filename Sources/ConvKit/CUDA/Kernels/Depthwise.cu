@@ -117,3 +117,164 @@ ck_dw_backward_weight(const float* __restrict__ dy, const float* __restrict__ x,
         if (threadIdx.x == 0) dweight[item] = (float)sum;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fast paths for 3×3 filters, dilation 1, stride 1 or 2, with 32-bit indices (the launcher takes
+// them only when every tensor has fewer than 2^31 elements). A thread owns one output column and
+// DW_ROWS consecutive output rows: it walks the input rows those outputs read once, loading the
+// three columns it needs (neighbouring threads read neighbouring columns, so loads coalesce and
+// the overlaps hit L1), and accumulates into registers. Taps outside the input are skipped, not
+// multiplied by zero, as on the CPU (an inf weight or gradient times padding must not give NaN).
+
+#define DW_ROWS 8
+
+// out[p = (image, q), oh, ow] = Σ_m Σ_(ky,kx) w'[wi, ky, kx] · in[image, wi / div, oh·S − padT + ky, ow·S − padL + kx]
+// with wi = q·fan + m and w' the filter (FLIP: rotated by 180°). Forward: fan 1, div = multiplier.
+// Input gradient (stride 1): in = dy, out = dx, fan = multiplier, div 1, padding 2 − padding, FLIP.
+template <int S, bool FLIP>
+static __device__ __forceinline__ void dw3x3_rows(const float* __restrict__ in, const float* __restrict__ weight,
+                                                  float* __restrict__ out, int planes, int outC, int inC, int inH,
+                                                  int inW, int outH, int outW, int padT, int padL, int fan, int div) {
+    const int rowBlocks = (outH + DW_ROWS - 1) / DW_ROWS;
+    const int items = planes * rowBlocks * outW;
+    for (int item = blockIdx.x * blockDim.x + threadIdx.x; item < items; item += blockDim.x * gridDim.x) {
+        const int ow = item % outW;
+        const int t = item / outW;
+        const int rb = t % rowBlocks, p = t / rowBlocks;
+        const int q = p % outC, image = p / outC;
+        const int oh0 = rb * DW_ROWS, ih0 = oh0 * S - padT, iw0 = ow * S - padL;
+        bool colOk[3];
+#pragma unroll
+        for (int kx = 0; kx < 3; ++kx) colOk[kx] = (unsigned)(iw0 + kx) < (unsigned)inW;
+        float acc[DW_ROWS];
+#pragma unroll
+        for (int j = 0; j < DW_ROWS; ++j) acc[j] = 0.0f;
+        for (int m = 0; m < fan; ++m) {
+            const int wi = q * fan + m;
+            const float* plane = in + (image * inC + wi / div) * inH * inW;
+            float w[9];
+#pragma unroll
+            for (int k = 0; k < 9; ++k) w[k] = __ldg(weight + wi * 9 + (FLIP ? 8 - k : k));
+#pragma unroll
+            for (int r = 0; r < (DW_ROWS - 1) * S + 3; ++r) {
+                const int ih = ih0 + r;
+                if ((unsigned)ih >= (unsigned)inH) continue;
+                const float* row = plane + ih * inW + iw0;
+                float v[3];
+#pragma unroll
+                for (int kx = 0; kx < 3; ++kx) v[kx] = colOk[kx] ? __ldg(row + kx) : 0.0f;
+#pragma unroll
+                for (int ky = 0; ky < 3; ++ky) {
+                    const int d = r - ky;
+                    if (d < 0 || d % S != 0 || d / S >= DW_ROWS) continue;
+#pragma unroll
+                    for (int kx = 0; kx < 3; ++kx) {
+                        if (colOk[kx]) acc[d / S] += w[ky * 3 + kx] * v[kx];
+                    }
+                }
+            }
+        }
+        float* column = out + (p * outH + oh0) * outW + ow;
+#pragma unroll
+        for (int j = 0; j < DW_ROWS; ++j) {
+            if (oh0 + j < outH) column[j * outW] = acc[j];
+        }
+    }
+}
+
+// Forward, 3×3, stride S (1 or 2), any channel multiplier.
+#define DW_FORWARD_KERNEL(S)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_forward_s##S(                                      \
+        const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g) {      \
+        dw3x3_rows<S, false>(x, weight, y, (int)(g.n * g.co), (int)g.co, (int)g.c, (int)g.h, (int)g.w, (int)g.oh,  \
+                             (int)g.ow, (int)g.pt, (int)g.pl, 1, (int)(g.co / g.c));                              \
+    }
+DW_FORWARD_KERNEL(1)
+DW_FORWARD_KERNEL(2)
+
+// Input gradient, 3×3, stride 1: the stride-1 correlation of dy with the rotated filters, summed
+// over the channel multiplier.
+extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_backward_input_s1(
+    const float* __restrict__ dy, const float* __restrict__ weight, float* __restrict__ dx, DwGeometry g) {
+    dw3x3_rows<1, true>(dy, weight, dx, (int)(g.n * g.c), (int)g.c, (int)g.co, (int)g.oh, (int)g.ow, (int)g.h,
+                        (int)g.w, 2 - (int)g.pt, 2 - (int)g.pl, (int)(g.co / g.c), 1);
+}
+
+// Weight gradient, 3×3, stride S: block (oc = blockIdx.x, chunk = blockIdx.y) of 256 threads covers
+// images [chunk·imagesPerChunk, …) of output channel oc; each thread walks column strips as above
+// and accumulates all 9 taps from one read of x and dy; the block then sums each tap in Float64
+// (fixed order) into partials[(chunk·co + oc)·9 + tap]. ck_dw3x3_weight_reduce adds the chunks.
+template <int S>
+static __device__ __forceinline__ void dw3x3_weight_partials(const float* __restrict__ dy, const float* __restrict__ x,
+                                                             double* __restrict__ partials, DwGeometry g,
+                                                             int imagesPerChunk) {
+    __shared__ double scratch[32];
+    const int oc = blockIdx.x, chunk = blockIdx.y;
+    const int co = (int)g.co, inH = (int)g.h, inW = (int)g.w, outH = (int)g.oh, outW = (int)g.ow;
+    const int padT = (int)g.pt, padL = (int)g.pl;
+    const int ci = oc / (int)(g.co / g.c);
+    const int firstImage = chunk * imagesPerChunk;
+    const int images = min(imagesPerChunk, (int)g.n - firstImage);
+    const int rowBlocks = (outH + DW_ROWS - 1) / DW_ROWS;
+    const int items = images > 0 ? images * rowBlocks * outW : 0;
+    float acc[9];
+#pragma unroll
+    for (int k = 0; k < 9; ++k) acc[k] = 0.0f;
+    for (int item = threadIdx.x; item < items; item += blockDim.x) {
+        const int ow = item % outW;
+        const int t = item / outW;
+        const int rb = t % rowBlocks, image = firstImage + t / rowBlocks;
+        const int oh0 = rb * DW_ROWS, ih0 = oh0 * S - padT, iw0 = ow * S - padL;
+        bool colOk[3];
+#pragma unroll
+        for (int kx = 0; kx < 3; ++kx) colOk[kx] = (unsigned)(iw0 + kx) < (unsigned)inW;
+        const float* dyColumn = dy + ((image * co + oc) * outH + oh0) * outW + ow;
+        float d[DW_ROWS];
+#pragma unroll
+        for (int j = 0; j < DW_ROWS; ++j) d[j] = oh0 + j < outH ? __ldg(dyColumn + j * outW) : 0.0f;
+        const float* plane = x + (image * (int)g.c + ci) * inH * inW;
+#pragma unroll
+        for (int r = 0; r < (DW_ROWS - 1) * S + 3; ++r) {
+            const int ih = ih0 + r;
+            if ((unsigned)ih >= (unsigned)inH) continue;
+            const float* row = plane + ih * inW + iw0;
+            float v[3];
+#pragma unroll
+            for (int kx = 0; kx < 3; ++kx) v[kx] = colOk[kx] ? __ldg(row + kx) : 0.0f;
+#pragma unroll
+            for (int ky = 0; ky < 3; ++ky) {
+                const int dr = r - ky;
+                if (dr < 0 || dr % S != 0 || dr / S >= DW_ROWS) continue;
+                if (oh0 + dr / S >= outH) continue;
+#pragma unroll
+                for (int kx = 0; kx < 3; ++kx) {
+                    if (colOk[kx]) acc[ky * 3 + kx] += d[dr / S] * v[kx];
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int k = 0; k < 9; ++k) {
+        const double total = ck_block_sum_double((double)acc[k], scratch);
+        if (threadIdx.x == 0) partials[((i64)chunk * co + oc) * 9 + k] = total;
+    }
+}
+
+#define DW_WEIGHT_KERNEL(S)                                                                                        \
+    extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_weight_partials_s##S(                              \
+        const float* __restrict__ dy, const float* __restrict__ x, double* __restrict__ partials, DwGeometry g,     \
+        i64 imagesPerChunk) {                                                                                      \
+        dw3x3_weight_partials<S>(dy, x, partials, g, (int)imagesPerChunk);                                         \
+    }
+DW_WEIGHT_KERNEL(1)
+DW_WEIGHT_KERNEL(2)
+
+// dweight[e] = Σ_chunk partials[chunk·count + e] in chunk order (Float64), e over co·9 entries.
+extern "C" __global__ void ck_dw3x3_weight_reduce(const double* __restrict__ partials, float* __restrict__ dweight,
+                                                  i64 count, i64 chunks) {
+    CK_LOOP(e, count) {
+        double total = 0.0;
+        for (i64 chunk = 0; chunk < chunks; ++chunk) total += partials[chunk * count + e];
+        dweight[e] = (float)total;
+    }
+}
