@@ -4,6 +4,11 @@
 extension CUDABackend: ConvolutionKernels {
     /// `.auto` → `.depthwise` for depthwise layers, otherwise `.im2colGEMM` (cuBLAS does the work;
     /// X̂ is built in chunks of images that fit a bounded workspace).
+    ///
+    /// Beyond that resolution, `.auto` and `.implicitGEMM` run the forward pass and the input
+    /// gradient of stride-1 layers on tensor cores (`CUDATensorCoreConv.swift`: 3xTF32 in strict
+    /// fp32, 1xTF32 with `allowTF32`; see `runsOnTensorCores`), and `.implicitGEMM` runs every
+    /// other pass on the CUDA-core kernels (`CUDAImplicitGEMMConv.swift`).
     public func resolvedConvAlgorithm(_ algorithm: ConvAlgorithm, geometry g: Conv2dGeometry) -> ConvAlgorithm {
         guard algorithm == .auto else { return algorithm }
         return g.isDepthwise ? .depthwise : .im2colGEMM
@@ -15,6 +20,8 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
+        } else if runsOnTensorCores(algorithm, g, backwardInput: false) {
+            try tensorCoreConvForward(input: input, weight: weight, output: output, geometry: g)
         } else {
             switch try checkedAlgorithm(algorithm, g) {
             case .direct: try directConvForward(input: input, weight: weight, output: output, geometry: g)
@@ -35,6 +42,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.n * g.inChannels * g.inHeight * g.inWidth
         guard count > 0 else { return }
         if g.outHeight * g.outWidth == 0 { try fill(gradInput, count: count, value: 0); return }
+        if runsOnTensorCores(algorithm, g, backwardInput: true) {
+            try tensorCoreConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+            return
+        }
         switch try checkedAlgorithm(algorithm, g) {
         case .direct: try directConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .im2colGEMM: try im2colConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
@@ -81,6 +92,17 @@ extension CUDABackend: ConvolutionKernels {
 
     /// Planes at least this large are summed by a whole block in the bias gradient, smaller ones by a warp.
     static let biasGradientBlockPlane = 1024
+
+    /// Whether `algorithm` runs this pass (the forward pass, or the input gradient) on tensor
+    /// cores: `.implicitGEMM` wherever the tensor-core kernel supports the geometry, and `.auto`
+    /// for every layer but a depthwise one. Measured on the H200 (BENCHMARKS.md), the tensor-core
+    /// kernel beat im2col + cuBLAS in the forward pass and the stride-1 input gradient of all six
+    /// benchmark layers, in strict fp32 (3xTF32 against cuBLAS SGEMM) and in TF32; the weight
+    /// gradient stays with im2col (`.auto`) or the CUDA-core kernel (`.implicitGEMM`).
+    private func runsOnTensorCores(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry, backwardInput: Bool) -> Bool {
+        guard algorithm == .implicitGEMM || (algorithm == .auto && !g.isDepthwise) else { return false }
+        return backwardInput ? Self.tensorCoreConvSupportsBackwardInput(g) : Self.tensorCoreConvSupports(g)
+    }
 
     /// Resolves `.auto` and rejects an algorithm that cannot run this geometry.
     private func checkedAlgorithm(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) throws -> ConvAlgorithm {
