@@ -1,5 +1,6 @@
 /// CUDA-against-CPU checks of the tensor-core implicit-GEMM convolution (TensorCoreConv.cu): the
-/// forward pass and the stride-1 input gradient, which `.implicitGEMM` runs on tensor cores,
+/// forward pass, the stride-1 input gradient and the weight gradient, which `.implicitGEMM` runs
+/// on tensor cores,
 /// in strict fp32 (3xTF32, tolerance 1e-5) and with TF32 allowed (1xTF32, tolerance 1e-3).
 /// Geometries: odd sizes, every padding, stride 1/2/4, dilation, groups, K not a multiple of the
 /// 32-deep slice, channel counts not a multiple of the 64/128 tile, several tiles in every

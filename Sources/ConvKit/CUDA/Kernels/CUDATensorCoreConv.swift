@@ -24,6 +24,18 @@ enum CUDATensorCoreTiling {
     static func sharedBytes(columns: Int) -> Int {
         stages * depth * ((rows + padding) + (columns + padding)) * 4
     }
+
+    /// Bytes of dynamic shared memory of a weight-gradient block with `columns` channels: its
+    /// [row][pixel] tiles have rows of `depth + 4` floats.
+    static func weightSharedBytes(columns: Int) -> Int {
+        stages * (rows + columns) * (depth + 4) * 4
+    }
+
+    /// Blocks the weight gradient aims for when it splits its reduction over the pixels (fixed,
+    /// so the split, and with it the result, depends only on the geometry).
+    static let weightTargetBlocks = 528
+    /// Fewest pixels one split of the weight gradient covers.
+    static let weightMinimumPixelsPerSplit = 1024
 }
 
 extension CUDABackend {
@@ -48,6 +60,12 @@ extension CUDABackend {
     /// convolution, whose input gradient is a forward convolution of the output gradient.
     static func tensorCoreConvSupportsBackwardInput(_ g: Conv2dGeometry) -> Bool {
         g.strideH == 1 && g.strideW == 1 && tensorCoreConvSupports(backwardInputGeometry(g))
+    }
+
+    /// Whether the tensor-core kernel can compute the weight gradient of `g` (its pixel count
+    /// must also fit a 32-bit integer).
+    static func tensorCoreConvSupportsBackwardWeight(_ g: Conv2dGeometry) -> Bool {
+        tensorCoreConvSupports(g) && g.n * g.outHeight * g.outWidth < Int(Int32.max) - CUDATensorCoreTiling.depth
     }
 
     /// The forward convolution that is `g`'s input gradient (stride 1): dY as input (channels
@@ -78,6 +96,53 @@ extension CUDABackend {
         precondition(g.strideH == 1 && g.strideW == 1, "tensorCoreConvBackwardInput needs stride 1")
         try tensorCoreConv(input: gradOutput, weight: weight, flipped: true, output: gradInput,
                            gemm: Self.backwardInputGeometry(g))
+    }
+
+    /// `gradWeight = ∂L/∂weight` on tensor cores (3xTF32, or 1xTF32 with `allowTF32`): per group
+    /// the GEMM `dWᵀ[(c,kh,kw), co] = Σ_pixels X̂ · dY`, both operands gathered tile by tile. When
+    /// its tiles alone cannot fill the GPU, the pixels are split into a fixed number of ranges
+    /// whose partial sums go to a workspace and are added in order (`ck_igemm_sum_splits`, Float64).
+    func tensorCoreConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
+        typealias T = CUDATensorCoreTiling
+        guard Self.tensorCoreConvSupportsBackwardWeight(g) else {
+            throw ConvKitError.unsupported(op: "conv2d", message:
+                "the tensor-core weight gradient cannot run this geometry (a size exceeds its 32-bit offsets): \(g)")
+        }
+        let taps = g.patchSize, channels = g.outChannelsPerGroup
+        let columns = T.columns(forChannels: channels)
+        let rowTiles = (taps + T.rows - 1) / T.rows, columnTiles = (channels + columns - 1) / columns
+        let table = try workspace(floats: 4 * rowTiles * T.rows)
+        try launchElementwise(.tensorCore, "ck_tc_taps", count: rowTiles * T.rows,
+                              [.storage(table), g.algorithmKernelArgument, .int(rowTiles * T.rows)])
+        let (splits, chunk) = Self.tensorCoreWeightSplits(g, tiles: rowTiles * columnTiles * g.groups)
+        let count = g.outChannels * taps
+        let kernel = "ck_tc_conv_weight_\(allowTF32 ? "tf32" : "3xtf32")_n\(columns)"
+        let shape = LaunchShape(grid: (rowTiles, g.groups * columnTiles, splits), block: (2 * columns, 1, 1),
+                                sharedBytes: T.weightSharedBytes(columns: columns))
+        if splits == 1 {
+            try launch(.tensorCore, kernel, shape,
+                       [.storage(gradOutput), .storage(input), .storage(table), .storage(gradWeight),
+                        g.algorithmKernelArgument, .int(chunk), .int(0)])
+            return
+        }
+        let partials = try workspace(floats: splits * count)
+        try launch(.tensorCore, kernel, shape,
+                   [.storage(gradOutput), .storage(input), .storage(table), .storage(partials),
+                    g.algorithmKernelArgument, .int(chunk), .int(count)])
+        try launchElementwise(.implicitGEMM, "ck_igemm_sum_splits", count: count,
+                              [.storage(partials), .storage(gradWeight), .int(count), .int(splits)])
+    }
+
+    /// How the tensor-core weight gradient splits its pixels: `(splits, chunk)` with `chunk` a
+    /// multiple of the slice depth and every split non-empty; depends only on the geometry.
+    static func tensorCoreWeightSplits(_ g: Conv2dGeometry, tiles: Int) -> (splits: Int, chunk: Int) {
+        typealias T = CUDATensorCoreTiling
+        let pixels = g.n * g.outHeight * g.outWidth
+        let roundUp = { (value: Int) in (value + T.depth - 1) / T.depth * T.depth }
+        let wanted = (T.weightTargetBlocks + tiles - 1) / tiles
+        let splits = max(1, min(wanted, pixels / T.weightMinimumPixelsPerSplit, 65535))
+        let chunk = roundUp((pixels + splits - 1) / splits)
+        return ((pixels + chunk - 1) / chunk, chunk)
     }
 
     /// Repacks the weight (`ck_tc_prepare`), then runs the tensor-core GEMM of geometry `d`.
