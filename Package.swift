@@ -22,6 +22,7 @@ let package = Package(
                 .embedInCode("CUDA/Kernels/GEMM.cu"),
                 .embedInCode("CUDA/Kernels/Convolution.cu"),
                 .embedInCode("CUDA/Kernels/ImplicitGEMM.cu"),
+                .embedInCode("CUDA/Kernels/TensorCoreConv.cu"),
                 .embedInCode("CUDA/Kernels/Depthwise.cu"),
                 .embedInCode("CUDA/Kernels/SparseMatrix.cu"),
                 .embedInCode("CUDA/Kernels/Pooling.cu"),

@@ -93,7 +93,7 @@ enum CUDABenchmarkSuite {
         for shape in convShapes {
             let x = try Tensor.normal([shape.n, shape.cin, shape.h, shape.h], on: device)
             let w = try Tensor.normal([shape.cout, shape.cin, shape.k, shape.k], std: 0.05, on: device)
-            for (algorithm, tf32) in [(ConvAlgorithm.auto, false), (.implicitGEMM, false), (.auto, true)] {
+            for (algorithm, tf32) in [(ConvAlgorithm.auto, false), (.implicitGEMM, false), (.auto, true), (.implicitGEMM, true)] {
                 let label = "conv2d \(shape.name) [\(algorithm.rawValue)]\(tf32 ? " tf32" : "")"
                 cases += gradientCases(label, flops: shape.flops, bytes: nil, tf32: tf32, inputs: [x, w],
                                        names: ["input", "weight"]) { inputs in

@@ -4,6 +4,12 @@
 extension CUDABackend: ConvolutionKernels {
     /// `.auto` → `.depthwise` for depthwise layers, otherwise `.im2colGEMM` (cuBLAS does the work;
     /// X̂ is built in chunks of images that fit a bounded workspace).
+    ///
+    /// Beyond that resolution, `.auto` and `.implicitGEMM` run the forward pass, the input
+    /// gradient of stride-1 layers and the weight gradient on tensor cores
+    /// (`CUDATensorCoreConv.swift`: 3xTF32 in strict fp32, 1xTF32 with `allowTF32`; see
+    /// `runsOnTensorCores`); `.implicitGEMM` runs the rest on the CUDA-core kernels
+    /// (`CUDAImplicitGEMMConv.swift`), `.auto` on im2col.
     public func resolvedConvAlgorithm(_ algorithm: ConvAlgorithm, geometry g: Conv2dGeometry) -> ConvAlgorithm {
         guard algorithm == .auto else { return algorithm }
         return g.isDepthwise ? .depthwise : .im2colGEMM
@@ -15,6 +21,8 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
+        } else if runsOnTensorCores(algorithm, g, pass: .forward) {
+            try tensorCoreConvForward(input: input, weight: weight, output: output, geometry: g)
         } else {
             switch try checkedAlgorithm(algorithm, g) {
             case .direct: try directConvForward(input: input, weight: weight, output: output, geometry: g)
@@ -35,6 +43,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.n * g.inChannels * g.inHeight * g.inWidth
         guard count > 0 else { return }
         if g.outHeight * g.outWidth == 0 { try fill(gradInput, count: count, value: 0); return }
+        if runsOnTensorCores(algorithm, g, pass: .input) {
+            try tensorCoreConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+            return
+        }
         switch try checkedAlgorithm(algorithm, g) {
         case .direct: try directConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .im2colGEMM: try im2colConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
@@ -50,6 +62,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.outChannels * g.patchSize
         guard count > 0 else { return }
         if g.n * g.outHeight * g.outWidth == 0 { try fill(gradWeight, count: count, value: 0); return }
+        if runsOnTensorCores(algorithm, g, pass: .weight) {
+            try tensorCoreConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
+            return
+        }
         switch try checkedAlgorithm(algorithm, g) {
         case .direct: try directConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .im2colGEMM: try im2colConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
@@ -81,6 +97,23 @@ extension CUDABackend: ConvolutionKernels {
 
     /// Planes at least this large are summed by a whole block in the bias gradient, smaller ones by a warp.
     static let biasGradientBlockPlane = 1024
+
+    /// The three passes of a convolution, for `runsOnTensorCores`.
+    private enum ConvPass { case forward, input, weight }
+
+    /// Whether `algorithm` runs `pass` on tensor cores: `.implicitGEMM` wherever the tensor-core
+    /// kernel supports the geometry (the input gradient: stride-1 layers), and `.auto` likewise
+    /// for every layer but a depthwise one. Measured on the H200 (BENCHMARKS.md), the tensor-core
+    /// forward pass and stride-1 input gradient beat im2col + cuBLAS on all six benchmark layers,
+    /// in strict fp32 (3xTF32 against cuBLAS SGEMM) and in TF32.
+    private func runsOnTensorCores(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry, pass: ConvPass) -> Bool {
+        guard algorithm == .implicitGEMM || (algorithm == .auto && !g.isDepthwise) else { return false }
+        switch pass {
+        case .forward: return Self.tensorCoreConvSupports(g)
+        case .input: return Self.tensorCoreConvSupportsBackwardInput(g)
+        case .weight: return Self.tensorCoreConvSupportsBackwardWeight(g)
+        }
+    }
 
     /// Resolves `.auto` and rejects an algorithm that cannot run this geometry.
     private func checkedAlgorithm(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) throws -> ConvAlgorithm {

@@ -11,6 +11,8 @@ enum CUDAKernelModule: String, CaseIterable {
     case convolution
     /// Implicit-GEMM convolution: forward, input gradient, weight gradient.
     case implicitGEMM
+    /// Implicit-GEMM convolution on tensor cores (TF32 and 3xTF32 mma.sync).
+    case tensorCore
     /// Depthwise convolution.
     case depthwise
     /// Convolution as a sparse (CSR) matrix product.
@@ -31,6 +33,7 @@ enum CUDAKernelModule: String, CaseIterable {
         case .gemm: return CUDAKernelSources.make("GEMM.cu", PackageResources.GEMM_cu)
         case .convolution: return CUDAKernelSources.make("Convolution.cu", PackageResources.Convolution_cu)
         case .implicitGEMM: return CUDAKernelSources.make("ImplicitGEMM.cu", PackageResources.ImplicitGEMM_cu)
+        case .tensorCore: return CUDAKernelSources.make("TensorCoreConv.cu", PackageResources.TensorCoreConv_cu)
         case .depthwise: return CUDAKernelSources.make("Depthwise.cu", PackageResources.Depthwise_cu)
         case .sparseMatrix: return CUDAKernelSources.make("SparseMatrix.cu", PackageResources.SparseMatrix_cu)
         case .pooling: return CUDAKernelSources.make("Pooling.cu", PackageResources.Pooling_cu)
