@@ -28,7 +28,7 @@ enum AtomicFile {
                 + AtomicFile.temporaryName(for: url.lastPathComponent, pid: getpid())
             descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
             guard descriptor >= 0 else {
-                throw ConvKitError.io(path: path, message: "cannot create a temporary file in \(directory): \(AtomicFile.reason())")
+                throw ConvKitError.io(path: path, message: "cannot write: no temporary file can be created in \(directory.isEmpty ? "." : directory): \(AtomicFile.reason())")
             }
         }
 
