@@ -7,11 +7,13 @@ Case names match ConvKit's (Sources/convkit/CUDABenchmarkSuite.swift) with the a
 brackets replaced by `[torch]`, so scripts/bench_compare_cuda.py can join the two files. Timing as
 ConvKit's: cudnn.benchmark on, 3 warm-up runs, then the median of `--runs` runs, each between two
 CUDA events; backward cases run the forward untimed before each timed backward, with only the
-named input requiring a gradient. Strict fp32 unless the case name says tf32 (then
+named input requiring a gradient. Each case also records torch.cuda.max_memory_allocated() over
+its timed runs (every live tensor counts, so run one case alone, with --filter, for its own peak). Strict fp32 unless the case name says tf32 (then
 torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32 are on).
 """
 import argparse
 import datetime
+import gc
 import json
 
 import torch
@@ -24,6 +26,7 @@ CONV_SHAPES = [
     ("alexnet.conv4 N128 384-256 k3 p1 13", 128, 384, 256, 3, 1, 1, 13),
     ("alexnet.conv5 N128 256-256 k3 p1 13", 128, 256, 256, 3, 1, 1, 13),
     ("3x3 N128 64-64 p1 56", 128, 64, 64, 3, 1, 1, 56),
+    ("3x3 N128 256-256 p1 14", 128, 256, 256, 3, 1, 1, 14),
 ]
 DEPTHWISE_SHAPES = [
     ("depthwise3x3 N128 C32 s1 112", 32, 1, 112), ("depthwise3x3 N128 C64 s2 112", 64, 2, 112),
@@ -43,6 +46,7 @@ def measure(prepare, body, runs, tf32=False):
         prepare()
         body()
     torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(runs):
         prepare()
@@ -115,19 +119,16 @@ def all_cases(device):
 def training_step_cases(device):
     import torchvision
     cases = []
-    for name, model, batch, shape, classes, tf32 in [
-        ("train-step alexnet N128 224", None, 128, (3, 224, 224), 1000, False),
-        ("train-step alexnet N128 224 tf32", None, 128, (3, 224, 224), 1000, True),
-        ("train-step lenet5 N256 28", "lenet", 256, (1, 28, 28), 10, False),
-    ]:
-        if model == "lenet":
-            net = torch.nn.Sequential(
-                torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-                torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-                torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
-                torch.nn.Linear(84, 10)).to(device)
-        else:
-            net = torchvision.models.alexnet(num_classes=classes).to(device)
+    alexnet = torchvision.models.alexnet(num_classes=1000).to(device)
+    lenet = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+        torch.nn.Linear(400, 120), torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(),
+        torch.nn.Linear(84, 10)).to(device)
+    # The fp32 and TF32 AlexNet cases share one model, batch and optimizer, as ConvKit's do.
+    steps = {}
+    for key, net, batch, shape, classes in [("alexnet", alexnet, 128, (3, 224, 224), 1000),
+                                            ("lenet", lenet, 256, (1, 28, 28), 10)]:
         net.train()
         images = torch.randn(batch, *shape, device=device)
         labels = torch.arange(batch, device=device) % classes
@@ -138,7 +139,10 @@ def training_step_cases(device):
             F.cross_entropy(net(images), labels).backward()
             optimizer.step()
 
-        cases.append((name, lambda: None, step, tf32))
+        steps[key] = step
+    cases.append(("train-step alexnet N128 224", lambda: None, steps["alexnet"], False))
+    cases.append(("train-step alexnet N128 224 tf32", lambda: None, steps["alexnet"], True))
+    cases.append(("train-step lenet5 N256 28", lambda: None, steps["lenet"], False))
     return cases
 
 
@@ -152,12 +156,14 @@ def main():
     device = torch.device("cuda")
     results = []
     print(f"PyTorch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, {torch.cuda.get_device_name()}")
-    for name, prepare, body, tf32 in all_cases(device):
-        if args.filter and args.filter not in name:
-            continue
+    # Keep only the selected cases' tensors alive, so that a filtered run's peak memory is theirs.
+    selected = [case for case in all_cases(device) if not args.filter or args.filter in case[0]]
+    gc.collect()
+    for name, prepare, body, tf32 in selected:
         ms = measure(prepare, body, args.runs, tf32)
-        results.append({"name": name, "ms": ms})
-        print(f"{name:60s} {ms:10.4f} ms", flush=True)
+        peak = torch.cuda.max_memory_allocated()
+        results.append({"name": name, "ms": ms, "peak_bytes": peak})
+        print(f"{name:60s} {ms:10.4f} ms {peak / 2**20:10.1f} MiB peak", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"engine": "pytorch", "version": torch.__version__, "cudnn": torch.backends.cudnn.version(),

@@ -16,7 +16,8 @@ struct CUDABenchCase {
     var body: () throws -> Void
 
     /// Warm-up (compilation, allocator, cuBLAS heuristics) for `warmups` runs, then `runs`
-    /// timed runs, each between two CUDA events; the median.
+    /// timed runs, each between two CUDA events; the median. The peak of the allocator's bytes in
+    /// live tensors over the timed runs counts every tensor alive at the time, the other cases' included.
     func measure(on backend: CUDABackend, warmups: Int = 3, runs: Int) throws -> CUDABenchResult {
         backend.allowTF32 = tf32
         defer { backend.allowTF32 = false }
@@ -25,13 +26,15 @@ struct CUDABenchCase {
             try body()
         }
         try backend.synchronize()
+        backend.resetPeakMemory()
         var times: [Double] = []
         for _ in 0..<max(runs, 1) {
             try prepare()
             times.append(try backend.time { try body() })
         }
         times.sort()
-        return CUDABenchResult(benchCase: self, milliseconds: times[times.count / 2], runs: times.count)
+        return CUDABenchResult(benchCase: self, milliseconds: times[times.count / 2], runs: times.count,
+                               peakBytes: backend.memoryStatistics.peak)
     }
 }
 
@@ -40,6 +43,8 @@ struct CUDABenchResult {
     var benchCase: CUDABenchCase
     var milliseconds: Double
     var runs: Int
+    /// The most bytes in live device tensors at once while the case ran (its inputs included).
+    var peakBytes: Int
 
     var tflops: Double? { benchCase.flops.map { $0 / milliseconds / 1e9 } }
     var gbps: Double? { benchCase.bytes.map { $0 / milliseconds / 1e6 } }
@@ -48,10 +53,11 @@ struct CUDABenchResult {
         let name = benchCase.name.padding(toLength: 60, withPad: " ", startingAt: 0)
         let rate = tflops.map { String(format: "%9.1f TFLOP/s", $0) } ?? gbps.map { String(format: "%9.0f GB/s   ", $0) } ?? ""
         return name + String(format: "%10.4f ms ", milliseconds) + rate
+            + String(format: "%10.1f MiB peak", Double(peakBytes) / 1_048_576)
     }
 
     var json: [String: Any] {
-        var j: [String: Any] = ["name": benchCase.name, "ms": milliseconds, "runs": runs]
+        var j: [String: Any] = ["name": benchCase.name, "ms": milliseconds, "runs": runs, "peak_bytes": peakBytes]
         if let tflops { j["tflops"] = tflops }
         if let gbps { j["gbps"] = gbps }
         return j
@@ -67,7 +73,7 @@ enum CUDABenchmarkSuite {
         var flops: Double { 2.0 * Double(n * cout * outSize * outSize) * Double(cin / groups * k * k) }
     }
 
-    /// AlexNet's five convolutions and a ResNet-style 3×3 layer, batch 128.
+    /// AlexNet's five convolutions and two ResNet-style 3×3 layers, batch 128.
     static let convShapes = [
         ConvShape(name: "alexnet.conv1 N128 3-64 k11 s4 p2 224", n: 128, cin: 3, cout: 64, k: 11, stride: 4, pad: 2, h: 224, groups: 1),
         ConvShape(name: "alexnet.conv2 N128 64-192 k5 p2 27", n: 128, cin: 64, cout: 192, k: 5, stride: 1, pad: 2, h: 27, groups: 1),
@@ -75,6 +81,7 @@ enum CUDABenchmarkSuite {
         ConvShape(name: "alexnet.conv4 N128 384-256 k3 p1 13", n: 128, cin: 384, cout: 256, k: 3, stride: 1, pad: 1, h: 13, groups: 1),
         ConvShape(name: "alexnet.conv5 N128 256-256 k3 p1 13", n: 128, cin: 256, cout: 256, k: 3, stride: 1, pad: 1, h: 13, groups: 1),
         ConvShape(name: "3x3 N128 64-64 p1 56", n: 128, cin: 64, cout: 64, k: 3, stride: 1, pad: 1, h: 56, groups: 1),
+        ConvShape(name: "3x3 N128 256-256 p1 14", n: 128, cin: 256, cout: 256, k: 3, stride: 1, pad: 1, h: 14, groups: 1),
     ]
 
     /// MobileNet's depthwise 3×3 layers, batch 128.
