@@ -11,6 +11,7 @@ public enum CUDARuntimeChecks {
     public static func run(on device: Device) -> [Outcome] {
         [
             check("out of memory is reported and the device stays usable") { try outOfMemory(device) },
+            check("a training step out of memory is reported and a smaller batch then trains") { try outOfMemoryInATrainingStep(device) },
             check("a device index past the last GPU is refused") { try missingDevice() },
             check("a kernel launch failure names the kernel") { try badLaunch(device) },
             check("a damaged kernel cache entry is compiled again") { try damagedCache(device) },
@@ -39,6 +40,37 @@ public enum CUDARuntimeChecks {
         let x = try Tensor([1, 2, 3], on: device)
         let y = try (x * x).toArray()
         return y == [1, 4, 9] ? nil : "the device computed \(y) after the failed allocation"
+    }
+
+    /// A convolution layer whose output for the first batch is larger than the whole device: the
+    /// step fails in the forward pass with the allocator's report, and the same model and
+    /// optimizer then train on a batch of 4 (the loss falls over three steps).
+    private static func outOfMemoryInATrainingStep(_ device: Device) throws -> String? {
+        let gpu = try CUDA.backend(device)
+        let layer = try Conv2d(inChannels: 1, outChannels: 1024, kernelSize: 3, padding: 1)
+        try layer.to(device)
+        let optimizer = try SGD(parameters: layer.parameters(), learningRate: 0.01)
+        let side = 256, bytesPerImage = 1024 * side * side * MemoryLayout<Float>.size
+        let tooMany = gpu.totalMemory / bytesPerImage * 5 / 4 + 1
+        func step(batch: Int) throws -> Float {
+            optimizer.zeroGrad()
+            let images = try Tensor.normal([batch, 1, side, side], on: device)
+            let output = try layer(images)
+            let loss = try (output * output).mean()
+            try loss.backward()
+            try optimizer.step()
+            return try loss.item()
+        }
+        let before = gpu.memoryStatistics.inUse
+        var thrown: Error?
+        do { _ = try step(batch: tooMany) } catch { thrown = error }
+        if let problem = expect(thrown, ["out of memory allocating", CUDAAllocator.format(tooMany * bytesPerImage), "in tensors", "free of"]) {
+            return problem
+        }
+        let after = gpu.memoryStatistics.inUse
+        guard after <= before else { return "the failed step left \(CUDAAllocator.format(after - before)) in use" }
+        let losses = try (0..<3).map { _ in try step(batch: 4) }
+        return losses[2] < losses[0] ? nil : "a batch of 4 did not train after the failure: losses \(losses)"
     }
 
     private static func missingDevice() throws -> String? {
