@@ -13,6 +13,7 @@ public enum CUDARuntimeChecks {
             check("out of memory is reported and the device stays usable") { try outOfMemory(device) },
             check("a training step out of memory is reported and a smaller batch then trains") { try outOfMemoryInATrainingStep(device) },
             check("a device index past the last GPU is refused") { try missingDevice() },
+            check("ops refuse operands on two devices") { try mismatchedDevices(device) },
             check("a kernel launch failure names the kernel") { try badLaunch(device) },
             check("a damaged kernel cache entry is compiled again") { try damagedCache(device) },
             check("an out-of-range cross-entropy target is reported at the next synchronisation") { try badTarget(device) },
@@ -71,6 +72,34 @@ public enum CUDARuntimeChecks {
         guard after <= before else { return "the failed step left \(CUDAAllocator.format(after - before)) in use" }
         let losses = try (0..<3).map { _ in try step(batch: 4) }
         return losses[2] < losses[0] ? nil : "a batch of 4 did not train after the failure: losses \(losses)"
+    }
+
+    /// Every op that takes several tensors, given one on the CPU and the rest on the GPU.
+    private static func mismatchedDevices(_ device: Device) throws -> String? {
+        let x = try Tensor.normal([2, 3, 8, 8], on: device), onCPU = try Tensor.normal([2, 3, 8, 8])
+        let w = try Tensor.normal([4, 3, 3, 3]), wT = try Tensor.normal([3, 4, 3, 3])
+        let logits = try Tensor.normal([4, 5], on: device)
+        let (pooled, indices) = try maxPool2dWithIndices(x, kernelSize: 2)
+        let attempts: [(String, () throws -> Tensor)] = [
+            ("add", { try x + onCPU }),
+            ("matmul", { try matmul(try Tensor.normal([4, 5], on: device), try Tensor.normal([5, 2])) }),
+            ("conv2d", { try conv2d(x, w) }),
+            ("convTranspose2d", { try convTranspose2d(x, wT) }),
+            ("linear", { try linear(logits, try Tensor.normal([3, 5])) }),
+            ("batchNorm2d", { try batchNorm2d(x, runningMean: try Tensor.zeros([3]), runningVar: try Tensor.ones([3])) }),
+            ("crossEntropy", { try crossEntropy(logits, try Tensor(indices: [0, 1, 2, 3])) }),
+            ("maxUnpool2d", { try maxUnpool2d(pooled, indices: try indices.to(.cpu), kernelSize: 2) }),
+        ]
+        for (op, attempt) in attempts {
+            var thrown: Error?
+            do { _ = try attempt() } catch { thrown = error }
+            guard let thrown, case ConvKitError.invalidArgument = thrown else {
+                return "\(op) with a CPU operand: expected an invalidArgument error, got \(String(describing: thrown))"
+            }
+            let message = "\(thrown)"
+            guard message.contains("cpu"), message.contains("cuda") else { return "\(op): the message \"\(message)\" does not name both devices" }
+        }
+        return nil
     }
 
     private static func missingDevice() throws -> String? {
