@@ -137,8 +137,8 @@ public final class Trainer {
                 throw ConvKitError.io(path: url.path, message: "cannot create the output directory (\(error.localizedDescription))")
             }
         }
-        guard FileManager.default.isWritableFile(atPath: url.path) else {
-            throw ConvKitError.io(path: url.path, message: "the output directory is not writable")
+        guard access(url.path, W_OK) == 0 else {
+            throw ConvKitError.io(path: url.path, message: "the output directory is not writable: \(AtomicFile.reason())")
         }
         AtomicFile.removeStaleTemporaries(in: url)
     }
