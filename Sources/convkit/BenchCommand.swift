@@ -26,6 +26,31 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "GPU: timed runs per case (after 3 warm-up runs); the median is reported.")
     var runs = 25
 
+    /// The most seconds per case and timed runs per case: more can only be a typing mistake.
+    static let maximumSecondsPerCase = 3600.0, maximumRuns = 100_000
+
+    func validate() throws {
+        try runReportingErrors {
+            guard secondsPerCase > 0 && secondsPerCase <= BenchCommand.maximumSecondsPerCase else {
+                throw ConvKitError.invalidArgument(op: "bench", message: "--seconds-per-case must be positive and at most \(Int(BenchCommand.maximumSecondsPerCase)), got \(secondsPerCase)")
+            }
+            guard runs >= 1 && runs <= BenchCommand.maximumRuns else {
+                throw ConvKitError.invalidArgument(op: "bench", message: "--runs must be in 1...\(BenchCommand.maximumRuns), got \(runs)")
+            }
+            _ = try parseDevice(device)
+            if let json {
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: json, isDirectory: &isDirectory), isDirectory.boolValue {
+                    throw ConvKitError.io(path: json, message: "--json names a directory; give a file name for the results")
+                }
+                let parent = URL(fileURLWithPath: json).deletingLastPathComponent().path
+                guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw ConvKitError.io(path: json, message: "cannot write the results: the directory \(parent) does not exist")
+                }
+            }
+        }
+    }
+
     func run() throws {
         try runReportingErrors {
             let target = try parseDevice(device)
@@ -33,10 +58,8 @@ struct BenchCommand: ParsableCommand {
                 try runOnGPU(target)
                 return
             }
-            guard secondsPerCase > 0 else {
-                throw ConvKitError.invalidArgument(op: "bench", message: "--seconds-per-case must be positive")
-            }
             let cases = try BenchmarkSuite.cpuCases().filter { filter == nil || $0.name.contains(filter!) }
+            if cases.isEmpty { throw ConvKitError.invalidArgument(op: "bench", message: "no case matches the filter '\(filter ?? "")'") }
             print("ConvKit \(ConvKit.version) bench on \(device): \(cases.count) cases, median of ≥3 runs")
             print("BLAS: \(BLASInfo.current.description)\n")
             print("case".padding(toLength: 52, withPad: " ", startingAt: 0) + "      ms    GFLOP/s     GB/s   extra MB")
@@ -52,9 +75,9 @@ struct BenchCommand: ParsableCommand {
 
     /// Times the GPU cases with CUDA events (3 warm-ups, the median of `runs`).
     private func runOnGPU(_ target: Device) throws {
-        guard runs >= 1 else { throw ConvKitError.invalidArgument(op: "bench", message: "--runs must be at least 1") }
         let gpu = try CUDA.backend(target)
         let cases = try CUDABenchmarkSuite.cases(device: target).filter { filter == nil || $0.name.contains(filter!) }
+        if cases.isEmpty { throw ConvKitError.invalidArgument(op: "bench", message: "no case matches the filter '\(filter ?? "")'") }
         print("ConvKit \(ConvKit.version) bench on \(target) (\(gpu.name)): \(cases.count) cases, CUDA events, median of \(runs) runs")
         print("GEMM: \(gpu.blasDescription)\n")
         var results: [[String: Any]] = []

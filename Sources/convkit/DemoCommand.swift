@@ -10,7 +10,10 @@ struct DemoCommand: ParsableCommand {
         abstract: "Run a forward and backward pass through every layer and cross-check the convolution algorithms."
     )
 
-    @Option(help: "Batch size of the random input.")
+    /// The largest demo batch: the demo shows the layers, a bigger batch only takes longer.
+    static let maximumBatchSize = 4096
+
+    @Option(help: "Batch size of the random input (at most 4096).")
     var batchSize = 8
 
     @Option(help: "Seed of the random input and weights.")
@@ -24,6 +27,9 @@ struct DemoCommand: ParsableCommand {
 
     private func runDemo() throws {
         guard batchSize > 0 else { throw ConvKitError.invalidArgument(op: "demo", message: "--batch-size must be positive, got \(batchSize)") }
+        guard batchSize <= DemoCommand.maximumBatchSize else {
+            throw ConvKitError.invalidArgument(op: "demo", message: "--batch-size must be at most \(DemoCommand.maximumBatchSize), got \(batchSize)")
+        }
         RandomState.seed(seed)
         let n = batchSize
         print("ConvKit \(ConvKit.version) demo: a small AlexNet-shaped network on random 1×28×28 images, batch \(n)\n")

@@ -14,7 +14,12 @@ func loadTrainedModel(checkpointPath: String, requested: String?, device: Device
         throw ConvKitError.invalidArgument(op: "checkpoint", message: "\(checkpointPath) holds model '\(name)', which is not one of \(ModelZoo.names.joined(separator: ", "))")
     }
     let model = try ModelZoo.make(name: name)
-    try checkpoint.apply(to: model, modelName: name, modelConfig: try ModelZoo.configuration(name: name), restoreRandomState: false)
+    do {
+        try checkpoint.apply(to: model, modelName: name, modelConfig: try ModelZoo.configuration(name: name), restoreRandomState: false)
+    } catch let ConvKitError.invalidArgument(op, message) {
+        // The user gave a path: say which file does not fit the model.
+        throw ConvKitError.invalidArgument(op: checkpointPath, message: "\(op): \(message)")
+    }
     try model.to(device)
     model.eval()
     return (model, checkpoint)
@@ -55,6 +60,11 @@ struct EvalCommand: ParsableCommand {
         try runReportingErrors {
             guard dataset == "mnist" else { throw ConvKitError.invalidArgument(op: "eval", message: "--dataset must be mnist, got '\(dataset)'") }
             guard batchSize > 0 else { throw ConvKitError.invalidArgument(op: "eval", message: "--batch-size must be positive, got \(batchSize)") }
+            guard batchSize <= TrainingConfiguration.maximumBatchSize else {
+                throw ConvKitError.invalidArgument(op: "eval", message: "--batch-size must be at most \(TrainingConfiguration.maximumBatchSize), got \(batchSize)")
+            }
+            try requireDirectory("--data", data, mustExist: true)
+            try requireDirectory("--cache-dir", cacheDir, mustExist: false)
             if let limit, limit <= 0 { throw ConvKitError.invalidArgument(op: "eval", message: "--limit must be positive, got \(limit)") }
             if let model, !ModelZoo.names.contains(model) {
                 throw ConvKitError.invalidArgument(op: "eval", message: "--model must be one of \(ModelZoo.names.joined(separator: ", ")), got '\(model)'")

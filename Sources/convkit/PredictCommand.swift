@@ -73,7 +73,7 @@ struct PredictCommand: ParsableCommand {
         var sum: Float = 0, count = 0
         for y in 0..<image.height {
             for x in 0..<image.width where y == 0 || y == image.height - 1 || x == 0 || x == image.width - 1 {
-                sum += image[x, y]
+                sum += image.pixels[y * image.width + x]
                 count += 1
             }
         }

@@ -78,6 +78,8 @@ struct TrainCommand: ParsableCommand {
     func validate() throws {
         try runReportingErrors {
             _ = try freshConfiguration()  // the flags given, in range (on resume they are compared with the checkpoint in run())
+            try requireDirectory("--data", data, mustExist: true)
+            try requireDirectory("--cache-dir", cacheDir, mustExist: false)
             if !["cpu", "cuda", "auto"].contains(device) {
                 throw ConvKitError.invalidArgument(op: "train", message: "--device must be cpu, cuda or auto, got '\(device)'")
             }

@@ -151,8 +151,8 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(model.count, 3)
         XCTAssertEqual(model.stateDict().map { $0.0 }, ["0.weight", "0.bias", "2.0.weight"])
         XCTAssertEqual(model.namedModules().map { $0.0 }, ["", "0", "1", "2", "2.0"])
-        XCTAssertTrue(model[1] is ReLU)
-        let first = model[0] as! Linear, last = (model[2] as! Sequential)[0] as! Linear
+        XCTAssertTrue(try model[1] is ReLU)
+        let first = try model[0] as! Linear, last = try (model[2] as! Sequential)[0] as! Linear
         try assertLayerMatchesFunctional(model, shape: [5, 4]) {
             try linear(relu(linear($0, first.weight, bias: first.bias)), last.weight)
         }
@@ -162,7 +162,7 @@ final class LayerTests: XCTestCase {
         let x = try Tensor([1, 2])
         XCTAssert(try empty(x) === x)
         model.eval()
-        XCTAssertFalse(model[2].isTraining)
+        XCTAssertFalse(try model[2].isTraining)
         XCTAssertFalse(last.isTraining)
     }
 

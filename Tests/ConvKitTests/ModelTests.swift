@@ -32,8 +32,8 @@ final class ModelTests: XCTestCase {
             try assertStateDictMatches(AlexNet(localResponseNorm: true), "alexnet_lrn")
         }
         let lrn = try Init.withoutInitialisation { try AlexNet(classes: 10, localResponseNorm: true) }
-        XCTAssertTrue(lrn.features[2] is LocalResponseNorm && lrn.features[6] is LocalResponseNorm)
-        let norm = lrn.features[2] as! LocalResponseNorm
+        XCTAssertTrue(try lrn.features[2] is LocalResponseNorm && lrn.features[6] is LocalResponseNorm)
+        let norm = try lrn.features[2] as! LocalResponseNorm
         XCTAssertEqual([norm.alpha, norm.beta, norm.k], [1e-4, 0.75, 2])
         XCTAssertEqual(norm.size, 5)
         try assertStateDictMatches(AlexNet.small(), "alexnet_small")
@@ -44,8 +44,8 @@ final class ModelTests: XCTestCase {
         try assertStateDictMatches(MobileNet(), "mobilenet")
         try assertStateDictMatches(MobileNet(inputChannels: 3, classes: 7, widthMultiplier: 0.5), "mobilenet_width_0.5")
         let model = try MobileNet()
-        let block = model.features[2] as! Sequential
-        let depthwise = block[0] as! Conv2d
+        let block = try model.features[2] as! Sequential
+        let depthwise = try block[0] as! Conv2d
         XCTAssertEqual(depthwise.groups, depthwise.inChannels)
         XCTAssertEqual(depthwise.stride, Size2d(2))
         XCTAssertEqual(MobileNet.makeDivisible(32 * 0.25), 8)

@@ -227,15 +227,15 @@ final class TrainingTests: XCTestCase {
         assertThrowsConvKitError(try EpochMetrics.parse(jsonLine: "{\"epoch\": 1}"), "train_loss")
         assertThrowsConvKitError(try EpochMetrics.parse(jsonLine: "[1]"), "not a JSON object")
 
-        var confusion = ConfusionMatrix(classes: 3)
-        for (t, p) in [(0, 0), (0, 1), (1, 1), (1, 1), (2, 0)] { confusion.add(truth: t, prediction: p) }
+        var confusion = try ConfusionMatrix(classes: 3)
+        for (t, p) in [(0, 0), (0, 1), (1, 1), (1, 1), (2, 0)] { try confusion.add(truth: t, prediction: p) }
         XCTAssertEqual(confusion.total, 5)
         XCTAssertEqual(confusion.correct, 3)
         XCTAssertEqual(confusion.accuracy, 0.6)
         XCTAssertEqual(confusion.perClassAccuracy, [0.5, 1.0, 0.0])
         XCTAssertEqual(confusion.counts, [[1, 1, 0], [0, 2, 0], [1, 0, 0]])
         XCTAssertEqual(confusion.table().split(separator: "\n").count, 4)
-        XCTAssertEqual(ConfusionMatrix(classes: 2).perClassAccuracy, [nil, nil])
+        XCTAssertEqual(try ConfusionMatrix(classes: 2).perClassAccuracy, [nil, nil])
     }
 
     func testEvaluateCountsEveryTestImage() throws {

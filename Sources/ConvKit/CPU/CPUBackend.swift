@@ -13,7 +13,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     /// Worker threads used by `parallelFor` (the machine's active processor count).
     public let threadCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    public func allocate(byteCount: Int) throws -> Storage { Storage.host(byteCount: byteCount) }
+    public func allocate(byteCount: Int) throws -> Storage { try Storage.host(byteCount: byteCount) }
 
     public func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage) throws {
         storage.address.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)

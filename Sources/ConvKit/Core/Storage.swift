@@ -25,13 +25,24 @@ public final class Storage: @unchecked Sendable {
     deinit { release(address) }
 
     /// Allocates zero-filled, 64-byte-aligned host memory.
-    static func host(byteCount: Int) -> Storage {
+    /// - Throws: `ConvKitError.device` when the system has no memory for it.
+    static func host(byteCount: Int) throws -> Storage {
         let size = max(byteCount, 64)
         var raw: UnsafeMutableRawPointer?
         let status = posix_memalign(&raw, 64, size)
-        precondition(status == 0 && raw != nil, "host allocation of \(size) bytes failed")
-        memset(raw!, 0, size)
-        return Storage(device: .cpu, byteCount: byteCount, address: raw!, release: { free($0) })
+        guard status == 0, let raw else {
+            throw ConvKitError.device(message: "cpu: cannot allocate \(size) bytes of host memory: \(String(cString: strerror(status)))")
+        }
+        memset(raw, 0, size)
+        return Storage(device: .cpu, byteCount: byteCount, address: raw, release: { free($0) })
+    }
+
+    /// A host block of at most 64 bytes (scalars in state dicts), for callers that cannot throw.
+    /// No input can make this fail: only a process already out of memory, which then stops.
+    static func smallHost(byteCount: Int) -> Storage {
+        precondition(byteCount <= 64, "smallHost is for blocks of at most 64 bytes")
+        guard let storage = try? host(byteCount: byteCount) else { fatalError("out of memory allocating 64 bytes") }
+        return storage
     }
 
     /// The memory as `Float`s (CPU storage only).

@@ -36,8 +36,13 @@ public final class Tensor {
     /// Whether this tensor was created by the user rather than by an op in the graph.
     public var isLeaf: Bool { gradFn == nil }
 
-    /// Size of dimension `dim` (negative counts from the end).
-    public func size(_ dim: Int) -> Int { shape[dim < 0 ? dim + rank : dim] }
+    /// Size of dimension `dim` (negative counts from the end), as `torch.Tensor.size(dim)`.
+    /// - Throws: `ConvKitError.invalidArgument` (op `size`) when `dim` is outside `[-rank, rank)`
+    ///   or the tensor is a scalar (it has no dimensions).
+    public func size(_ dim: Int) throws -> Int {
+        try require(rank > 0, "size", "dimension specified as \(dim) but tensor has no dimensions")
+        return shape[try TensorOps.normalizeDim(dim, rank: rank, "size")]
+    }
 
     // MARK: Creation
 

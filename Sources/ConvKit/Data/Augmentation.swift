@@ -49,6 +49,7 @@ public struct Augmentation: Sendable, Equatable {
 
     func validate(sampleShape: [Int]) throws {
         try require(randomCropPadding >= 0, "Augmentation", "randomCropPadding must be >= 0, got \(randomCropPadding)")
+        try require(randomCropPadding <= 1 << 20, "Augmentation", "randomCropPadding \(randomCropPadding) is too large (at most \(1 << 20))")
         try require(!isEnabled || sampleShape.count == 3, "Augmentation",
                     "crop and flip need [C, H, W] samples, got sample shape \(sampleShape)")
     }

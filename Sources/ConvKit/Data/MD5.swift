@@ -74,6 +74,8 @@ public struct MD5 {
     /// The hex MD5 of a file, read in 1 MiB chunks.
     /// - Throws: `ConvKitError.io` when the file cannot be opened or read.
     public static func hex(ofFile url: URL) throws -> String {
+        var status = stat()
+        if stat(url.path, &status) == 0 { try requireRegularFile(mode: status.st_mode, path: url.path) }
         guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw ConvKitError.io(path: url.path, message: "cannot open the file to check its MD5")
         }

@@ -54,9 +54,14 @@ public struct GrayImage: Equatable {
                     "image size \(width)×\(height) is more than the \(maximumPixelCount)-pixel limit")
     }
 
-    /// The intensity at column `x`, row `y` (both must be in range, as for an array index).
+    /// The intensity at column `x`, row `y`.
+    /// - Throws: `ConvKitError.invalidArgument` (op `GrayImage`) when the pixel is outside the image.
     public subscript(x: Int, y: Int) -> Float {
-        pixels[y * width + x]
+        get throws {
+            try require(x >= 0 && x < width && y >= 0 && y < height, "GrayImage",
+                        "pixel (\(x), \(y)) is outside the \(width)×\(height) image")
+            return pixels[y * width + x]
+        }
     }
 
     /// The intensities rounded to 8 bits (0...255), row by row.

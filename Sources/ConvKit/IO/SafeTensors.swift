@@ -35,11 +35,15 @@ public enum SafeTensors {
     /// The tensors and the `__metadata__` map of the file at `url` (see `read(from:)`).
     public static func readContents(from url: URL) throws -> Contents {
         let path = url.path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever; only regular
+        // files are read (a device such as /dev/zero could stream without end, a directory has no bytes).
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw ConvKitError.io(path: path, message: "cannot open: \(errnoMessage())") }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw ConvKitError.io(path: path, message: "cannot stat: \(errnoMessage())") }
+        try requireRegularFile(mode: status.st_mode, path: path)
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         return try readContents(Source(file: descriptor, size: Int(status.st_size)), path: path)
     }
 
@@ -300,7 +304,7 @@ public enum SafeTensors {
         }
         let count = entry.shape.reduce(1, *)
         let dtype: DType = [.f32, .f64].contains(entry.type) ? .float32 : .int32
-        let storage = Storage.host(byteCount: count * dtype.size)
+        let storage = try Storage.host(byteCount: count * dtype.size)
         let offset = dataStart + entry.begin
         let byteCount = entry.end - entry.begin
         switch entry.type {
@@ -355,4 +359,14 @@ public enum SafeTensors {
         }
     }
 
+}
+
+/// Throws `ConvKitError.io` naming `path` unless `mode` (a `stat` mode) is a regular file's:
+/// a directory has no bytes, and a FIFO, socket or device could block or stream without end.
+func requireRegularFile(mode: mode_t, path: String) throws {
+    let type = mode & S_IFMT
+    guard type != S_IFREG else { return }
+    let what = type == S_IFDIR ? "a directory" : type == S_IFIFO ? "a FIFO (named pipe)"
+        : type == S_IFCHR || type == S_IFBLK ? "a device" : type == S_IFSOCK ? "a socket" : "not a regular file"
+    throw ConvKitError.io(path: path, message: "cannot read: it is \(what), not a regular file")
 }

@@ -87,14 +87,14 @@ enum OptimizerChecks {
 
 /// A host scalar tensor (shape `[]`) holding `value`, for hyperparameters in state dicts.
 func hostScalar(_ value: Float) -> Tensor {
-    let storage = Storage.host(byteCount: 4)
+    let storage = Storage.smallHost(byteCount: 4)
     storage.address.storeBytes(of: value, as: Float.self)
     return Tensor(shape: [], storage: storage)
 }
 
 /// An int32 host scalar tensor (shape `[]`), for counters in state dicts.
 func hostScalar(int value: Int32) -> Tensor {
-    let storage = Storage.host(byteCount: 4)
+    let storage = Storage.smallHost(byteCount: 4)
     storage.address.storeBytes(of: value, as: Int32.self)
     return Tensor(shape: [], dtype: .int32, storage: storage)
 }

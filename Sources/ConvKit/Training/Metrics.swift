@@ -84,13 +84,18 @@ public struct ConfusionMatrix: Equatable {
     public private(set) var counts: [[Int]]
 
     /// An empty matrix for `classes` classes.
-    public init(classes: Int) {
+    /// - Throws: `ConvKitError.invalidArgument` (op `ConfusionMatrix`) for a negative count or more than 100,000 classes.
+    public init(classes: Int) throws {
+        try require(classes >= 0 && classes <= 100_000, "ConfusionMatrix", "classes must be in 0...100000, got \(classes)")
         self.classes = classes
         counts = Array(repeating: Array(repeating: 0, count: classes), count: classes)
     }
 
     /// Counts one sample.
-    public mutating func add(truth: Int, prediction: Int) {
+    /// - Throws: `ConvKitError.invalidArgument` (op `ConfusionMatrix`) when a class is outside `0..<classes`.
+    public mutating func add(truth: Int, prediction: Int) throws {
+        try require(truth >= 0 && truth < classes && prediction >= 0 && prediction < classes, "ConfusionMatrix",
+                    "truth \(truth) and prediction \(prediction) must be classes in 0..<\(classes)")
         counts[truth][prediction] += 1
     }
 

@@ -137,8 +137,8 @@ public final class Trainer {
                 throw ConvKitError.io(path: url.path, message: "cannot create the output directory (\(error.localizedDescription))")
             }
         }
-        guard FileManager.default.isWritableFile(atPath: url.path) else {
-            throw ConvKitError.io(path: url.path, message: "the output directory is not writable")
+        guard access(url.path, W_OK) == 0 else {
+            throw ConvKitError.io(path: url.path, message: "the output directory is not writable: \(AtomicFile.reason())")
         }
         AtomicFile.removeStaleTemporaries(in: url)
     }
@@ -284,7 +284,7 @@ public final class Trainer {
     /// `loader`: mean cross-entropy and the confusion matrix. Leaves the model in evaluation mode.
     public static func evaluate(model: Module, loader: DataLoader, classes: Int) throws -> EvaluationResult {
         model.eval()
-        var confusion = ConfusionMatrix(classes: classes)
+        var confusion = try ConfusionMatrix(classes: classes)
         var lossSum = 0.0
         try withNoGrad {
             try loader.forEachBatch(epoch: 0) { batch in
@@ -294,7 +294,7 @@ public final class Trainer {
                 lossSum += Double(try crossEntropy(logits, batch.labels, reduction: .sum).item())
                 let predictions = try logits.argmax(dim: 1).toIntArray()
                 let truth = try batch.labels.toIntArray()
-                for (t, p) in zip(truth, predictions) { confusion.add(truth: Int(t), prediction: Int(p)) }
+                for (t, p) in zip(truth, predictions) { try confusion.add(truth: Int(t), prediction: Int(p)) }
             }
         }
         let total = confusion.total

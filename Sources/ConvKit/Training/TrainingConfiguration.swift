@@ -10,6 +10,11 @@ public struct TrainingConfiguration: Codable, Equatable {
     public static let schedules = ["none", "step", "cosine"]
     /// The data sets a run can use.
     public static let datasets = ["mnist"]
+    /// The most epochs a run may have: more can only be a typing mistake (10,000 epochs of MNIST
+    /// on the CPU would take weeks).
+    public static let maximumEpochs = 10_000
+    /// The largest batch a run (or an evaluation) may use: more images than any split of MNIST.
+    public static let maximumBatchSize = 65_536
 
     /// A `ModelZoo` name.
     public var model = "lenet5"
@@ -55,7 +60,11 @@ public struct TrainingConfiguration: Codable, Equatable {
         try require(ModelZoo.names.contains(model), op, "--model must be one of \(ModelZoo.names.joined(separator: ", ")), got '\(model)'")
         try require(TrainingConfiguration.datasets.contains(dataset), op, "--dataset must be mnist, got '\(dataset)'")
         try require(epochs > 0, op, "--epochs must be positive, got \(epochs)")
+        try require(epochs <= TrainingConfiguration.maximumEpochs, op,
+                    "--epochs must be at most \(TrainingConfiguration.maximumEpochs), got \(epochs)")
         try require(batchSize > 0, op, "--batch-size must be positive, got \(batchSize)")
+        try require(batchSize <= TrainingConfiguration.maximumBatchSize, op,
+                    "--batch-size must be at most \(TrainingConfiguration.maximumBatchSize), got \(batchSize)")
         try require(learningRate > 0 && learningRate.isFinite, op, "--lr must be a positive number, got \(learningRate)")
         try require(TrainingConfiguration.optimizers.contains(optimizer), op,
                     "--optimizer must be one of \(TrainingConfiguration.optimizers.joined(separator: ", ")), got '\(optimizer)'")

@@ -37,8 +37,15 @@ public final class Sequential: Module {
     /// The number of modules.
     public var count: Int { modules.count }
 
-    /// The module at `index` (as `sequential[i]` in PyTorch).
-    public subscript(index: Int) -> Module { modules[index] }
+    /// The module at `index` (as `sequential[i]` in PyTorch; a negative index counts from the end).
+    /// - Throws: `ConvKitError.invalidArgument` (op `Sequential`) for an index out of range.
+    public subscript(index: Int) -> Module {
+        get throws {
+            try require(index >= -modules.count && index < modules.count, "Sequential",
+                        "index \(index) is out of range for \(modules.count) module\(modules.count == 1 ? "" : "s")")
+            return modules[index < 0 ? index + modules.count : index]
+        }
+    }
 
     /// Adds `module` at the end (named by its position).
     public func append(_ module: Module) {
