@@ -226,6 +226,15 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(parsed.testAccuracy, 0.9875)
         assertThrowsConvKitError(try EpochMetrics.parse(jsonLine: "{\"epoch\": 1}"), "train_loss")
         assertThrowsConvKitError(try EpochMetrics.parse(jsonLine: "[1]"), "not a JSON object")
+        assertThrowsConvKitError(try EpochMetrics.parse(jsonLine: line.replacingOccurrences(of: "0.25", with: "abc")), "train_loss")
+        // A resumed run rewrites metrics.jsonl from its checkpoint: every value must come back bit for bit.
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            func value() -> Double { Double(bitPattern: generator.next() >> 2 | 0x3F00_0000_0000_0000) * 3 }
+            let random = EpochMetrics(epoch: Int.random(in: 1...1000), trainLoss: value(), testLoss: value(), testAccuracy: value(),
+                                      learningRate: value(), imagesPerSecond: value() * 1e4, seconds: value(), trainSeconds: value())
+            XCTAssertEqual(try EpochMetrics.parse(jsonLine: random.jsonLine()).jsonLine(), random.jsonLine())
+        }
 
         var confusion = try ConfusionMatrix(classes: 3)
         for (t, p) in [(0, 0), (0, 1), (1, 1), (1, 1), (2, 0)] { try confusion.add(truth: t, prediction: p) }

@@ -57,15 +57,25 @@ public struct EpochMetrics: Equatable, Codable {
     /// Parses a line written by `jsonLine()` (`null` becomes NaN).
     /// - Throws: `ConvKitError.invalidArgument` when the line is not such an object.
     public static func parse(jsonLine line: String) throws -> EpochMetrics {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-            throw ConvKitError.invalidArgument(op: "EpochMetrics", message: "not a JSON object: \(line.prefix(80))")
+        // A flat object of numbers and nulls, read by hand: Foundation's JSON reader on Linux
+        // does not round decimals correctly, and a resumed run must rewrite the same bytes.
+        func invalid(_ why: String) -> ConvKitError {
+            ConvKitError.invalidArgument(op: "EpochMetrics", message: "\(why): \(line.prefix(80))")
+        }
+        let text = line.trimmingCharacters(in: .whitespaces)
+        guard text.hasPrefix("{"), text.hasSuffix("}"), text.count >= 2 else { throw invalid("not a JSON object") }
+        var fields: [String: String] = [:]
+        for pair in text.dropFirst().dropLast().split(separator: ",", omittingEmptySubsequences: false) {
+            guard let colon = pair.firstIndex(of: ":") else { throw invalid("not a JSON object") }
+            let key = pair[..<colon].trimmingCharacters(in: .whitespaces)
+            guard key.count >= 2, key.hasPrefix("\""), key.hasSuffix("\"") else { throw invalid("not a JSON object") }
+            fields[String(key.dropFirst().dropLast())] = pair[pair.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         func number(_ key: String) throws -> Double {
-            if object[key] is NSNull { return .nan }
-            guard let value = object[key] as? NSNumber else {
-                throw ConvKitError.invalidArgument(op: "EpochMetrics", message: "metrics line has no number \"\(key)\": \(line.prefix(80))")
-            }
-            return value.doubleValue
+            guard let raw = fields[key] else { throw invalid("metrics line has no number \"\(key)\"") }
+            if raw == "null" { return .nan }
+            guard let value = Double(raw), value.isFinite else { throw invalid("metrics line has no number \"\(key)\"") }
+            return value
         }
         let epoch = try number("epoch")
         try require(epoch.isFinite && epoch >= 1 && epoch.rounded() == epoch, "EpochMetrics", "epoch must be a positive integer, got \(epoch)")

@@ -122,6 +122,12 @@ public final class Trainer {
                 try require(partialEpoch.steps < trainLoader.batchCount, "resume",
                             "the checkpoint stopped after step \(partialEpoch.steps) of an epoch that has \(trainLoader.batchCount) steps")
             }
+            // The checkpoint is written before the metrics and curves, so a run killed between the
+            // two left them an epoch short: make them agree with the checkpoint again.
+            if let runDirectory, !history.isEmpty {
+                try writeMetrics(runDirectory)
+                try writeCurves(runDirectory)
+            }
         }
     }
 
@@ -318,12 +324,16 @@ public final class Trainer {
         let checkpoint = try self.checkpoint()
         try checkpoint.save(to: directory.appendingPathComponent(RunFile.lastCheckpoint))
         if isBest { try checkpoint.save(to: directory.appendingPathComponent(RunFile.bestCheckpoint)) }
-        let svg = Plots.trainingCurvesSVG(epochs: history.map(\.epoch), trainLoss: history.map(\.trainLoss),
-                                          testLoss: history.map(\.testLoss), testAccuracy: history.map(\.testAccuracy))
-        try Trainer.write(Data(svg.utf8), to: directory.appendingPathComponent(RunFile.curves))
+        try writeCurves(directory)
         if let weight = ModelZoo.firstConvolutionWeight(of: model) {
             try Trainer.write(Data(try Plots.filterGridPNG(weights: weight)), to: directory.appendingPathComponent(RunFile.filters))
         }
+    }
+
+    private func writeCurves(_ directory: URL) throws {
+        let svg = Plots.trainingCurvesSVG(epochs: history.map(\.epoch), trainLoss: history.map(\.trainLoss),
+                                          testLoss: history.map(\.testLoss), testAccuracy: history.map(\.testAccuracy))
+        try Trainer.write(Data(svg.utf8), to: directory.appendingPathComponent(RunFile.curves))
     }
 
     private func writeMetrics(_ directory: URL) throws {
