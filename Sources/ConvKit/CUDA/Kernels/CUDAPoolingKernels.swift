@@ -60,7 +60,10 @@ extension CUDABackend: PoolingKernels {
     /// Output rows per block of `ck_pool_max2d_band`, or nil when one output row's input rows do
     /// not fit in shared memory (the per-window kernel runs).
     private static func forwardBandRows(_ g: Pool2dGeometry) -> Int? {
-        guard g.inputHeight <= Int(Int32.max) / max(1, g.inputWidth),
+        // The kernel's 32-bit window arithmetic: strides, spans and padding well inside Int32.
+        let small = 1 << 16
+        guard g.stride.h <= small, g.stride.w <= small, (g.kernel.h - 1) * g.dilation.h <= small,
+              (g.kernel.w - 1) * g.dilation.w <= small, g.padding.h <= small, g.padding.w <= small,
               bandInputRows(g, outputRows: 1) * g.inputWidth + 8 <= bandStageLimit else { return nil }
         var rows = 1
         while rows < g.outputHeight && bandInputRows(g, outputRows: rows + 1) * g.inputWidth + 8 <= bandStageFloats { rows += 1 }
