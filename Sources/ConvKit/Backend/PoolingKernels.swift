@@ -110,6 +110,20 @@ public protocol PoolingKernels {
     func maxPool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
                            geometry: Pool2dGeometry) throws
 
+    /// A buffer for a compact argmax of `maxPool2d` over `geometry` (one byte per window: the
+    /// winning tap's position `kh·kW + kw` within its window, 255 for a window with no tap inside
+    /// the input), which only this backend's `maxPool2dBackward(_:compactArgmax:…)` reads; nil when
+    /// the backend keeps `int32` indices for this geometry. The public indices (`return_indices`)
+    /// are always the `int32` form.
+    func maxPool2dCompactArgmax(geometry: Pool2dGeometry) throws -> Storage?
+    /// `maxPool2d` that also (or instead of `indices`) writes the compact argmax allocated by
+    /// `maxPool2dCompactArgmax`.
+    func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, compactArgmax: Storage?,
+                   geometry: Pool2dGeometry) throws
+    /// `maxPool2dBackward` from the compact argmax: the same sums in the same order.
+    func maxPool2dBackward(_ gradOutput: Storage, compactArgmax: Storage, gradInput: Storage,
+                           geometry: Pool2dGeometry) throws
+
     /// Average pooling (dilation must be 1).
     func avgPool2d(_ input: Storage, output: Storage, geometry: Pool2dGeometry, divisor: AvgPoolDivisor) throws
     /// `gradInput[i] = Σ gradOutput[o] / divisor(o)` over windows `o` containing cell `i`.
@@ -132,4 +146,22 @@ public protocol PoolingKernels {
     /// `gradInput[i] = gradOutput[indices[i]]` within each plane (indices already validated).
     func maxUnpool2dBackward(_ gradOutput: Storage, indices: Storage, gradInput: Storage,
                              geometry: Pool2dGeometry) throws
+}
+
+/// Backends without a compact argmax keep the `int32` indices for the backward pass.
+extension PoolingKernels {
+    public func maxPool2dCompactArgmax(geometry: Pool2dGeometry) throws -> Storage? { nil }
+
+    public func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, compactArgmax: Storage?,
+                          geometry: Pool2dGeometry) throws {
+        guard compactArgmax == nil else {
+            throw ConvKitError.unsupported(op: "maxPool2d", message: "this backend has no compact argmax")
+        }
+        try maxPool2d(input, output: output, indices: indices, geometry: geometry)
+    }
+
+    public func maxPool2dBackward(_ gradOutput: Storage, compactArgmax: Storage, gradInput: Storage,
+                                  geometry: Pool2dGeometry) throws {
+        throw ConvKitError.unsupported(op: "maxPool2dBackward", message: "this backend has no compact argmax")
+    }
 }

@@ -58,12 +58,21 @@ private func maxPool2dImpl(_ input: Tensor, _ op: String, kernelSize: Size2d, st
     let kernels = try backend(for: device)
     let needsGrad = Autograd.isEnabled && input.requiresGrad
     let output = try Tensor.empty(outShape, on: device)
-    let indices = wantIndices || needsGrad ? try Tensor.empty(outShape, dtype: .int32, on: device) : nil
-    try kernels.maxPool2d(input.storage, output: output.storage, indices: indices?.storage, geometry: geometry)
+    // The backward pass reads the backend's compact argmax where it has one (a byte per window
+    // instead of an int32); the public indices stay PyTorch's flat int32 positions.
+    let compact = needsGrad ? try kernels.maxPool2dCompactArgmax(geometry: geometry) : nil
+    let indices = wantIndices || (needsGrad && compact == nil) ? try Tensor.empty(outShape, dtype: .int32, on: device) : nil
+    try kernels.maxPool2d(input.storage, output: output.storage, indices: indices?.storage, compactArgmax: compact,
+                          geometry: geometry)
     let recorded = try Autograd.record(output, op: op, inputs: [input]) { grad in
         let gradInput = try Tensor.empty(inputShape, on: device)
-        try backend(for: device).maxPool2dBackward(grad.storage, indices: indices!.storage,
-                                                   gradInput: gradInput.storage, geometry: geometry)
+        if let compact {
+            try backend(for: device).maxPool2dBackward(grad.storage, compactArgmax: compact,
+                                                       gradInput: gradInput.storage, geometry: geometry)
+        } else {
+            try backend(for: device).maxPool2dBackward(grad.storage, indices: indices!.storage,
+                                                       gradInput: gradInput.storage, geometry: geometry)
+        }
         return [gradInput]
     }
     return (recorded, indices)

@@ -152,6 +152,29 @@ enum NNDeviceChecks {
             + check([9, 6], dim: 0, specials: [0: .nan, 7: .infinity, 13: -.infinity, 19: -.infinity], note: " with NaN/inf")
             + check([40_000, 3], dim: 1, note: " (grid-stride warps)")
             + check([300, 1030], dim: 1, note: " (grid-stride blocks)")
+            + registerRowChecks()
+    }
+
+    /// Rows for every register-resident variant (warp and block rows, 1, 2, 4 and 8 float4 per
+    /// thread), each with 16-byte rows (a multiple of 4 elements) and with scalar rows (odd widths),
+    /// and wide rows holding NaN, +inf and -inf.
+    static func registerRowChecks() -> [DeviceCheck] {
+        func check(_ shape: [Int], specials: [Int: Float] = [:], note: String = "") -> [DeviceCheck] {
+            [false, true].map { log in
+                DeviceCheck(op: log ? "logSoftmax" : "softmax", label: "\(shape), dim 1, register rows\(note)") { device in
+                    let x = try input(shape, specials: specials, on: device)
+                    let y = log ? try logSoftmax(x, dim: 1) : try softmax(x, dim: 1)
+                    return try DeviceCheck.forwardAndGradients(y, [x])
+                }
+            }
+        }
+        let wide = 5000
+        var specials: [Int: Float] = [17: .nan, wide + 4001: .infinity, 3 * wide + 2: -.infinity]
+        for j in 0..<wide { specials[2 * wide + j] = -.infinity }
+        return [[33, 4], [17, 127], [9, 256], [5, 509], [6, 1000], [4, 1022], [3, 4096], [3, 4099],
+                [2, 12_000], [2, 16_385], [2, 32_000], [2, 32_767]].flatMap { check($0) }
+            + check([4, wide], specials: specials, note: " with NaN/inf rows")
+            + check([5, 999], specials: [3: .nan, 999 + 10: .infinity, 2 * 999 + 5: -.infinity], note: " with NaN/inf")
     }
 
     // MARK: Cross-entropy
@@ -233,6 +256,19 @@ enum NNDeviceChecks {
             indexCheck([64, 5000], reduction: .mean, weighted: true, smoothing: 0.1, ignored: [3]),
             indexCheck([300, 1100], reduction: .sum),
             indexCheck([2, 1000, 3, 3], reduction: .mean, weighted: true, smoothing: 0.05),
+            // Register-resident rows: warp and block rows of each width class, 16-byte and scalar rows.
+            indexCheck([33, 4], reduction: .none, weighted: true, smoothing: 0.1, ignored: [2]),
+            indexCheck([17, 127], reduction: .mean, smoothing: 0.2),
+            indexCheck([9, 256], reduction: .sum, weighted: true, ignored: [0]),
+            indexCheck([5, 509], reduction: .mean, weighted: true, smoothing: 0.1),
+            indexCheck([6, 1000], reduction: .mean, ignored: [5]),
+            indexCheck([4, 1022], reduction: .none, smoothing: 0.05),
+            indexCheck([3, 4096], reduction: .mean, weighted: true, smoothing: 0.1),
+            indexCheck([3, 4099], reduction: .sum),
+            indexCheck([2, 12_000], reduction: .mean, weighted: true, ignored: [1]),
+            indexCheck([3, 32_000], reduction: .mean),
+            indexCheck([2, 32_767], reduction: .mean, weighted: true, smoothing: 0.1),
+            indexCheck([65_536, 10], reduction: .mean, ignored: [7]),
             probabilityCheck([n, c, h, w], reduction: .mean, weighted: true, smoothing: 0.1),
             probabilityCheck([n, c, h, w], reduction: .none),
             probabilityCheck([c], reduction: .sum, smoothing: 0.1),

@@ -167,8 +167,37 @@ enum PoolingDeviceChecks {
             })
         }
         checks.append(maxPoolCheck([8, 16, 56, 56], Window(kernel: 3, stride: 2, padding: 1), note: " ResNet stem"))
+        checks += bandChecks()
         checks.append(maxPoolCheck(largeShape, Window(kernel: 3, stride: 1, padding: 1), note: " large"))
         return checks
+    }
+
+    /// The band kernels and the compact argmax: the benchmark geometries (k3 s2 at 55, k2 s2 at
+    /// 224), odd widths (rows that are not 16-byte aligned), padding, ceil mode, dilation, stride
+    /// above the kernel (cells in no window), several bands per plane, and the fallbacks (taps that
+    /// do not fit a byte, planes too wide for the column tables or for shared memory). Each both with
+    /// public indices and as a plain `maxPool2d` whose backward reads only the compact argmax.
+    private static func bandChecks() -> [DeviceCheck] {
+        let cases: [([Int], Window, String)] = [
+            ([3, 5, 55, 55], Window(kernel: 3, stride: 2, padding: 0), " AlexNet k3 s2"),
+            ([2, 3, 224, 224], Window(kernel: 2, stride: 2, padding: 0), " k2 s2 at 224"),
+            ([3, 4, 37, 41], Window(kernel: 3, stride: 2, padding: 1, ceilMode: true), " odd widths, ceil"),
+            ([2, 3, 29, 31], Window(kernel: 3, stride: 2, padding: 1, dilation: 2), " dilation 2"),
+            ([2, 3, 23, 26], Window(kernel: Size2d(2, 3), stride: Size2d(3, 4), padding: Size2d(1, 0), ceilMode: true), " stride above kernel"),
+            ([1, 2, 50, 1000], Window(kernel: 3, stride: 2, padding: 1), " several bands"),
+            ([1, 2, 40, 40], Window(kernel: 16, stride: 8, padding: 8), " 256 taps (int32 backward)"),
+            ([1, 2, 6, 5000], Window(kernel: 2, stride: 2, padding: 0), " width 5000 (int32 backward)"),
+            ([1, 1, 3, 13_000], Window(kernel: 2, stride: 1, padding: 1), " width 13000 (per-window kernel)"),
+        ]
+        return cases.flatMap { shape, w, note -> [DeviceCheck] in
+            [maxPoolCheck(shape, w, ties: true, note: note),
+             DeviceCheck(op: "maxPool2d", label: "x \(shape) \(w)\(note) no indices") { device in
+                 let x = try input(shape, on: device, ties: true, nanPositions: [5])
+                 let y = try maxPool2d(x, kernelSize: w.kernel, stride: w.stride, padding: w.padding,
+                                       dilation: w.dilation, ceilMode: w.ceilMode)
+                 return try DeviceCheck.forwardAndGradients(y, [x])
+             }]
+        }
     }
 
     // MARK: Average pooling

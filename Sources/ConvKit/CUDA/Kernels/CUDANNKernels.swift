@@ -121,9 +121,34 @@ extension CUDABackend: NNKernels {
         return ("block", LaunchShape(grid: max(1, min(rows, multiprocessorCount * 2)), block: 1024))
     }
 
+    /// The register-resident row kernels (`nn_softmax_rows_*`, `nn_cross_entropy_rows_*` in
+    /// `NN.cu`) for contiguous rows (`inner == 1`) of up to 32 768 elements: a warp per row up to
+    /// 1024 elements, else a block of 1024 threads, each thread holding `v` float4 of the row;
+    /// `v` is the smallest of 1, 2, 4, 8 that covers the row. One block or warp per row, so the
+    /// scheduler balances the rows. Nil for other layouts (the general kernels run).
+    private func rowsLaunch(_ layout: ReductionLayout) -> (suffix: String, shape: LaunchShape)? {
+        guard layout.inner == 1, layout.dim >= 1, layout.dim <= 32768, layout.rows > 0 else { return nil }
+        let rows = layout.rows
+        let warp = layout.dim <= 1024
+        let capacity = warp ? 128 : 4096
+        var v = 1
+        while v * capacity < layout.dim { v *= 2 }
+        if warp {
+            let warpsPerBlock = CUDABackend.elementwiseBlock / 32
+            return ("warp_v\(v)", LaunchShape(grid: min((rows + warpsPerBlock - 1) / warpsPerBlock, 1 << 24),
+                                              block: CUDABackend.elementwiseBlock))
+        }
+        return ("block_v\(v)", LaunchShape(grid: min(rows, 1 << 24), block: 1024))
+    }
+
     /// The CUDA implementation of `NNKernels.softmaxForward`.
     public func softmaxForward(input: Storage, output: Storage, layout: ReductionLayout, log: Bool) throws {
         guard layout.count > 0 else { return }
+        if let (suffix, shape) = rowsLaunch(layout) {
+            try launch(.nn, "ck_nn_softmax_rows_forward_" + suffix, shape,
+                       [.storage(input), .storage(output), .int(layout.rows), .int(layout.dim), .flag(log)])
+            return
+        }
         let (suffix, shape) = rowGroupLaunch(layout)
         try launch(.nn, "ck_nn_softmax_forward_" + suffix, shape,
                    [.storage(input), .storage(output), .int(layout.outer), .int(layout.dim), .int(layout.inner), .flag(log)])
@@ -133,6 +158,12 @@ extension CUDABackend: NNKernels {
     public func softmaxBackward(gradOutput: Storage, output: Storage, gradInput: Storage,
                                 layout: ReductionLayout, log: Bool) throws {
         guard layout.count > 0 else { return }
+        if let (suffix, shape) = rowsLaunch(layout) {
+            try launch(.nn, "ck_nn_softmax_rows_backward_" + suffix, shape,
+                       [.storage(gradOutput), .storage(output), .storage(gradInput), .int(layout.rows), .int(layout.dim),
+                        .flag(log)])
+            return
+        }
         let (suffix, shape) = rowGroupLaunch(layout)
         try launch(.nn, "ck_nn_softmax_backward_" + suffix, shape,
                    [.storage(gradOutput), .storage(output), .storage(gradInput), .int(layout.outer), .int(layout.dim),
@@ -159,6 +190,12 @@ extension CUDABackend: NNKernels {
                                     parameters: CrossEntropyParameters) throws {
         let layout = parameters.layout
         guard layout.rows > 0, layout.dim > 0 else { return }
+        if !parameters.probabilityTarget, let (suffix, shape) = rowsLaunch(layout) {
+            try launch(.nn, "ck_nn_cross_entropy_rows_forward_" + suffix, shape,
+                       [.storage(logits), .storage(target), .optional(weight), .storage(rowLosses), .storage(rowWeights),
+                        .storage(logSumExp), crossEntropyArguments(parameters)])
+            return
+        }
         let (suffix, shape) = rowGroupLaunch(layout)
         try launch(.nn, "ck_nn_cross_entropy_forward_" + suffix, shape,
                    [.storage(logits), .storage(target), .optional(weight), .storage(rowLosses), .storage(rowWeights),
@@ -190,7 +227,7 @@ extension CUDABackend: NNKernels {
             throw ConvKitError.invalidArgument(op: "crossEntropyReduce", message: "not defined for reduction .none")
         }
         // Runs even for zero rows: the sum is 0 and the mean 0/0 = NaN, as on the CPU.
-        try launch(.nn, "ck_nn_cross_entropy_reduce", LaunchShape(grid: 1, block: 512),
+        try launch(.nn, "ck_nn_cross_entropy_reduce", LaunchShape(grid: 1, block: 1024),
                    [.storage(rowLosses), .storage(rowWeights), .int(rows), .flag(reduction == .mean),
                     .storage(output), .optional(normaliser)])
     }
@@ -212,6 +249,13 @@ extension CUDABackend: NNKernels {
             try launch(.nn, "ck_nn_sequential_sum", LaunchShape(grid: 1, block: 1),
                        [.storage(weight), .storage(sum), .int(layout.dim)])
             totalWeight = sum
+        }
+        if !probabilities, let gradLogits, let (suffix, shape) = rowsLaunch(layout) {
+            try launch(.nn, "ck_nn_cross_entropy_rows_backward_" + suffix, shape,
+                       [.storage(gradOutput), .flag(perRowGradient), .optional(normaliser), .storage(logits),
+                        .storage(target), .optional(weight), .storage(logSumExp), .storage(gradLogits),
+                        .optional(totalWeight), crossEntropyArguments(parameters)])
+            return
         }
         let (suffix, shape) = rowGroupLaunch(layout)
         try launch(.nn, "ck_nn_cross_entropy_backward_" + suffix, shape,

@@ -49,11 +49,79 @@ extension CUDABackend: PoolingKernels {
                               [.storage(gradOutput), .storage(gradInput)] + Self.padArguments(g))
     }
 
+    /// Floats of shared memory a forward band may stage (24 KiB; one output row may take 48 KiB).
+    private static let bandStageFloats = 6144, bandStageLimit = 12288
+
+    /// Input rows that `outputRows` output rows of `g` read (at most the input's height).
+    private static func bandInputRows(_ g: Pool2dGeometry, outputRows: Int) -> Int {
+        min(g.inputHeight, (outputRows - 1) * g.stride.h + (g.kernel.h - 1) * g.dilation.h + 1)
+    }
+
+    /// Output rows per block of `ck_pool_max2d_band`, or nil when one output row's input rows do
+    /// not fit in shared memory (the per-window kernel runs).
+    private static func forwardBandRows(_ g: Pool2dGeometry) -> Int? {
+        // The kernel's 32-bit window arithmetic: strides, spans and padding well inside Int32.
+        let small = 1 << 16
+        guard g.stride.h <= small, g.stride.w <= small, (g.kernel.h - 1) * g.dilation.h <= small,
+              (g.kernel.w - 1) * g.dilation.w <= small, g.padding.h <= small, g.padding.w <= small,
+              bandInputRows(g, outputRows: 1) * g.inputWidth + 8 <= bandStageLimit else { return nil }
+        var rows = 1
+        while rows < g.outputHeight && bandInputRows(g, outputRows: rows + 1) * g.inputWidth + 8 <= bandStageFloats { rows += 1 }
+        return rows
+    }
+
+    /// Whether the compact argmax applies: taps numbered in a byte, the forward band kernel, and
+    /// column tables of the backward kernel within 32 KiB.
+    private static func compactArgmaxApplies(_ g: Pool2dGeometry) -> Bool {
+        g.kernel.h * g.kernel.w <= 255 && g.inputWidth <= 4096 && forwardBandRows(g) != nil
+    }
+
+    /// `PoolingKernels.maxPool2dCompactArgmax`: a byte per window where the band kernels apply.
+    public func maxPool2dCompactArgmax(geometry g: Pool2dGeometry) throws -> Storage? {
+        guard Self.compactArgmaxApplies(g), g.planes * g.outputPlaneSize > 0 else { return nil }
+        return try workspace(floats: (g.planes * g.outputPlaneSize + 3) / 4)
+    }
+
     /// `PoolingKernels.maxPool2d`: one thread per window, scanning it in row-major order.
     public func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, geometry g: Pool2dGeometry) throws {
+        try maxPool2d(input, output: output, indices: indices, compactArgmax: nil, geometry: g)
+    }
+
+    /// `PoolingKernels.maxPool2d(…compactArgmax:…)`: bands of output rows with their input rows
+    /// staged in shared memory (`ck_pool_max2d_band`), or one thread per window for planes too
+    /// wide for that.
+    public func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, compactArgmax: Storage?,
+                          geometry g: Pool2dGeometry) throws {
+        guard g.planes * g.outputPlaneSize > 0 else { return }
+        if let bandRows = Self.forwardBandRows(g) {
+            let bands = (g.outputHeight + bandRows - 1) / bandRows
+            let staged = Self.bandInputRows(g, outputRows: bandRows) * g.inputWidth
+            let shared = ((staged + 3) / 4 + 1) * 16
+            try launch(.pooling, "ck_pool_max2d_band",
+                       LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: shared),
+                       [.storage(input), .storage(output), .optional(indices), .optional(compactArgmax)]
+                        + Self.planeArguments(g) + Self.windowArguments(g, dilation: true) + [.int(bandRows), .int(bands)])
+            return
+        }
+        guard compactArgmax == nil else {
+            throw ConvKitError.unsupported(op: "maxPool2d", message: "no compact argmax for input planes of width \(g.inputWidth)")
+        }
         try launchElementwise(.pooling, "ck_pool_max2d", count: g.planes * g.outputPlaneSize,
                               [.storage(input), .storage(output), .optional(indices)] + Self.planeArguments(g)
                                 + Self.windowArguments(g, dilation: true))
+    }
+
+    /// `PoolingKernels.maxPool2dBackward(…compactArgmax:…)`: a block per band of input rows, each
+    /// cell gathering the windows over it whose argmax byte names it (`ck_pool_max2d_backward_compact`).
+    public func maxPool2dBackward(_ gradOutput: Storage, compactArgmax: Storage, gradInput: Storage,
+                                  geometry g: Pool2dGeometry) throws {
+        guard g.planes * g.inputPlaneSize > 0 else { return }
+        let bandRows = max(1, min(g.inputHeight, 4096 / g.inputWidth))
+        let bands = (g.inputHeight + bandRows - 1) / bandRows
+        try launch(.pooling, "ck_pool_max2d_backward_compact",
+                   LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: 8 * (g.inputWidth + bandRows)),
+                   [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g)
+                    + Self.windowArguments(g, dilation: true) + [.int(bandRows), .int(bands)])
     }
 
     /// `PoolingKernels.maxPool2dBackward`: one thread per input cell, gathering from the windows over it.

@@ -274,6 +274,198 @@ NN_SOFTMAX_KERNELS(warp, NN_WARP, 256)
 NN_SOFTMAX_KERNELS(block, NN_BLOCK, 1024)
 
 // ---------------------------------------------------------------------------------------------
+// Register-resident rows (inner == 1, dim <= 32768): the row group loads its row once into
+// registers (V float4 per thread, 16-byte loads when the row is 16-byte aligned, coalesced scalar
+// loads otherwise), reduces, and writes from registers, so each input is read from memory once.
+// Element k = 4j + t of a thread sits at column ((j·width + lane)·4 + t) in vector mode and at
+// ((4j + t)·width + lane) in scalar mode; columns at or past `dim` hold a neutral fill.
+
+template <bool VEC>
+static __device__ __forceinline__ int nn_column(int j, int t, int lane, int width) {
+    return VEC ? ((j * width + lane) << 2) + t : ((j << 2) + t) * width + lane;
+}
+
+template <bool VEC, int V>
+static __device__ __forceinline__ void nn_row_load(const float* __restrict__ p, int dim, int lane, int width,
+                                                   float (&v)[4 * V], float fill) {
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+        if (VEC) {
+            const int c = nn_column<true>(j, 0, lane, width);
+            if (c < dim) {
+                const float4 q = *(const float4*)(p + c);
+                v[4 * j] = q.x; v[4 * j + 1] = q.y; v[4 * j + 2] = q.z; v[4 * j + 3] = q.w;
+            } else {
+                v[4 * j] = fill; v[4 * j + 1] = fill; v[4 * j + 2] = fill; v[4 * j + 3] = fill;
+            }
+        } else {
+#pragma unroll
+            for (int t = 0; t < 4; ++t) {
+                const int c = nn_column<false>(j, t, lane, width);
+                v[4 * j + t] = c < dim ? p[c] : fill;
+            }
+        }
+    }
+}
+
+template <bool VEC, int V>
+static __device__ __forceinline__ void nn_row_store(float* __restrict__ p, int dim, int lane, int width,
+                                                    const float (&v)[4 * V]) {
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+        if (VEC) {
+            const int c = nn_column<true>(j, 0, lane, width);
+            if (c < dim) *(float4*)(p + c) = make_float4(v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]);
+        } else {
+#pragma unroll
+            for (int t = 0; t < 4; ++t) {
+                const int c = nn_column<false>(j, t, lane, width);
+                if (c < dim) p[c] = v[4 * j + t];
+            }
+        }
+    }
+}
+
+// Vector mode needs rows of a multiple of 4 floats and 16-byte aligned pointers.
+static __device__ __forceinline__ bool nn_rows_vectorisable(i64 dim, const void* a, const void* b, const void* c) {
+    return (dim & 3) == 0 && (((unsigned long long)a | (unsigned long long)b | (unsigned long long)c) & 15) == 0;
+}
+
+// Softmax / log-softmax as nn_softmax_forward (same NaN and -inf rules), one exp per element.
+template <int MODE, int V, bool VEC>
+static __device__ __forceinline__ void nn_softmax_rows_forward(const float* __restrict__ x, float* __restrict__ y,
+                                                               i64 rows, int dim, i64 logMode, float* scratch) {
+    const NNGroup<MODE> group;
+    for (i64 r = group.first; r < rows; r += group.step) {
+        float v[4 * V];
+        nn_row_load<VEC, V>(x + r * dim, dim, group.lane, group.width, v, NN_NEG_INF);
+        float m = NN_NEG_INF;
+#pragma unroll
+        for (int k = 0; k < 4 * V; ++k) m = fmaxf(m, v[k]);
+        m = group.max(m, scratch);
+        if (m == NN_NEG_INF) m = 0.0f;
+        float s = 0.0f;
+        if (logMode) {
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) s += expf(v[k] - m);
+        } else {
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) { v[k] = expf(v[k] - m); s += v[k]; }
+        }
+        s = group.sum(s, scratch);
+        if (logMode) {
+            const float shift = m + logf(s);
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) v[k] -= shift;
+        } else {
+            const float reciprocal = 1.0f / s;
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) v[k] *= reciprocal;
+        }
+        nn_row_store<VEC, V>(y + r * dim, dim, group.lane, group.width, v);
+    }
+}
+
+// The input gradient as nn_softmax_backward. The row of `a` (g for log-softmax, y for softmax)
+// stays in registers; `b` (the other one) is kept too when KEEP, otherwise read again for the
+// output (for softmax, from L2: one block's row is at most 128 KiB).
+template <int MODE, int V, bool VEC, bool KEEP>
+static __device__ __forceinline__ void nn_softmax_rows_backward(const float* __restrict__ g, const float* __restrict__ y,
+                                                                float* __restrict__ dx, i64 rows, int dim, i64 logMode,
+                                                                float* scratch) {
+    const NNGroup<MODE> group;
+    for (i64 r = group.first; r < rows; r += group.step) {
+        const i64 base = r * dim;
+        const float* aRow = (logMode ? g : y) + base;
+        const float* bRow = (logMode ? y : g) + base;
+        float a[4 * V], b[4 * V];
+        nn_row_load<VEC, V>(aRow, dim, group.lane, group.width, a, 0.0f);
+        float total = 0.0f;
+        if (logMode) {
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) total += a[k];
+        } else if (KEEP) {
+            nn_row_load<VEC, V>(bRow, dim, group.lane, group.width, b, 0.0f);
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) total += b[k] * a[k];
+        } else {
+            // Two float4 of b at a time, so that a and b never both fill the registers.
+#pragma unroll 2
+            for (int j = 0; j < V; ++j) {
+#pragma unroll
+                for (int t = 0; t < 4; ++t) {
+                    const int c = nn_column<VEC>(j, t, group.lane, group.width);
+                    float bv = 0.0f;
+                    if (c < dim) bv = bRow[c];
+                    // a[] is indexed by the unrolled t and a j known after unrolling by 2.
+                    float av = 0.0f;
+#pragma unroll
+                    for (int jj = 0; jj < V; ++jj) if (jj == j) av = a[4 * jj + t];
+                    total += bv * av;
+                }
+            }
+        }
+        total = group.sum(total, scratch);
+        if (!KEEP) {
+            // The output two float4 at a time, reading b as it goes.
+            float* dRow = dx + base;
+#pragma unroll 2
+            for (int j = 0; j < V; ++j) {
+#pragma unroll
+                for (int t = 0; t < 4; ++t) {
+                    const int c = nn_column<VEC>(j, t, group.lane, group.width);
+                    if (c < dim) {
+                        float av = 0.0f;
+#pragma unroll
+                        for (int jj = 0; jj < V; ++jj) if (jj == j) av = a[4 * jj + t];
+                        const float bv = bRow[c];
+                        dRow[c] = logMode ? av - expf(bv) * total : av * (bv - total);
+                    }
+                }
+            }
+            continue;
+        }
+        if (logMode) nn_row_load<VEC, V>(bRow, dim, group.lane, group.width, b, 0.0f);
+        if (logMode) {
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) a[k] = a[k] - expf(b[k]) * total;
+        } else {
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) a[k] = a[k] * (b[k] - total);
+        }
+        nn_row_store<VEC, V>(dx + base, dim, group.lane, group.width, a);
+    }
+}
+
+#define NN_SOFTMAX_ROWS_KERNELS(SUFFIX, MODE, BOUND, V, KEEP)                                                    \
+    extern "C" __global__ void __launch_bounds__(BOUND) ck_nn_softmax_rows_forward_##SUFFIX(                    \
+        const float* __restrict__ x, float* __restrict__ y, i64 rows, i64 dim, i64 logMode) {                  \
+        __shared__ float scratch[32];                                                                           \
+        if (nn_rows_vectorisable(dim, x, y, y))                                                                 \
+            nn_softmax_rows_forward<MODE, V, true>(x, y, rows, (int)dim, logMode, scratch);                    \
+        else                                                                                                    \
+            nn_softmax_rows_forward<MODE, V, false>(x, y, rows, (int)dim, logMode, scratch);                   \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(BOUND) ck_nn_softmax_rows_backward_##SUFFIX(                   \
+        const float* __restrict__ g, const float* __restrict__ y, float* __restrict__ dx, i64 rows, i64 dim,   \
+        i64 logMode) {                                                                                          \
+        __shared__ float scratch[32];                                                                           \
+        if (nn_rows_vectorisable(dim, g, y, dx))                                                                \
+            nn_softmax_rows_backward<MODE, V, true, KEEP>(g, y, dx, rows, (int)dim, logMode, scratch);         \
+        else                                                                                                    \
+            nn_softmax_rows_backward<MODE, V, false, KEEP>(g, y, dx, rows, (int)dim, logMode, scratch);        \
+    }
+
+NN_SOFTMAX_ROWS_KERNELS(warp_v1, NN_WARP, 256, 1, true)
+NN_SOFTMAX_ROWS_KERNELS(warp_v2, NN_WARP, 256, 2, true)
+NN_SOFTMAX_ROWS_KERNELS(warp_v4, NN_WARP, 256, 4, true)
+NN_SOFTMAX_ROWS_KERNELS(warp_v8, NN_WARP, 256, 8, true)
+NN_SOFTMAX_ROWS_KERNELS(block_v1, NN_BLOCK, 1024, 1, true)
+NN_SOFTMAX_ROWS_KERNELS(block_v2, NN_BLOCK, 1024, 2, true)
+NN_SOFTMAX_ROWS_KERNELS(block_v4, NN_BLOCK, 1024, 4, false)
+NN_SOFTMAX_ROWS_KERNELS(block_v8, NN_BLOCK, 1024, 8, false)
+
+// ---------------------------------------------------------------------------------------------
 // Cross-entropy fused with log-softmax (logits [outer, classes, inner], one row per (o, i)).
 
 // The arguments the cross-entropy kernels share.
@@ -431,6 +623,156 @@ NN_CROSS_ENTROPY_KERNELS(thread, NN_THREAD, 256)
 NN_CROSS_ENTROPY_KERNELS(warp, NN_WARP, 256)
 NN_CROSS_ENTROPY_KERNELS(block, NN_BLOCK, 1024)
 
+// Register-resident rows for class-index targets (inner == 1, classes <= 32768): the forward pass
+// reads each logit once (nn_cross_entropy_forward's formulas); the backward pass is one streaming
+// pass per row (read x, write (p − y)·w·s) with 16-byte accesses where the rows allow.
+template <int MODE, int V, bool VEC>
+static __device__ __forceinline__ void nn_cross_entropy_rows_forward(const float* __restrict__ x, const int* __restrict__ indices,
+                                                                     const float* __restrict__ w, float* __restrict__ losses,
+                                                                     float* __restrict__ rowWeights, float* __restrict__ lses,
+                                                                     NNCrossEntropyArgs a, float* scratch) {
+    const NNGroup<MODE> group;
+    const i64 rows = a.outer;
+    const int classes = (int)a.classes;
+    const float keep = 1.0f - a.epsilon;
+    for (i64 r = group.first; r < rows; r += group.step) {
+        const float* xr = x + r * classes;
+        float v[4 * V];
+        nn_row_load<VEC, V>(xr, classes, group.lane, group.width, v, NN_NEG_INF);
+        float m = NN_NEG_INF;
+#pragma unroll
+        for (int k = 0; k < 4 * V; ++k) m = fmaxf(m, v[k]);
+        m = group.max(m, scratch);
+        float lse = m;
+        if (m != NN_NEG_INF) {  // uniform across the group
+            float s = 0.0f;
+#pragma unroll
+            for (int k = 0; k < 4 * V; ++k) s += expf(v[k] - m);
+            s = group.sum(s, scratch);
+            lse = m + logf(s);
+        }
+        float loss, rowWeight;
+        const i64 t = indices[r];
+        if (t == a.ignoreIndex) {
+            loss = 0.0f;
+            rowWeight = 0.0f;
+        } else if (t < 0 || t >= classes) {
+            loss = __int_as_float(0x7fc00000);
+            rowWeight = __int_as_float(0x7fc00000);
+        } else {
+            const float targetWeight = w ? w[t] : 1.0f;
+            loss = keep * targetWeight * (lse - xr[t]);
+            if (a.epsilon > 0.0f) {
+                // Read again (from L2) rather than kept: the row's registers are free by now.
+                float partial = 0.0f;
+                for (int c = group.lane; c < classes; c += group.width) partial += (w ? w[c] : 1.0f) * (lse - xr[c]);
+                loss += a.smoothing * group.sum(partial, scratch);
+            }
+            rowWeight = targetWeight;
+        }
+        if (group.lane == 0) {
+            lses[r] = lse;
+            losses[r] = loss;
+            rowWeights[r] = rowWeight;
+        }
+    }
+}
+
+// One value of the index-target gradient: (p·Σa − a) scaled, as nn_cross_entropy_backward.
+struct NNCrossEntropyRowGradient {
+    float lse, scaledSum, scaledSmoothing, targetTerm;
+    const float* w;
+    int t;
+    __device__ __forceinline__ float operator()(float xc, int c) const {
+        float value = expf(xc - lse) * scaledSum - scaledSmoothing * (w ? w[c] : 1.0f);
+        if (c == t) value -= targetTerm;
+        return value;
+    }
+};
+
+template <int MODE, bool VEC>
+static __device__ __forceinline__ void nn_cross_entropy_rows_backward(const float* __restrict__ g, i64 perRow,
+                                                                      const float* __restrict__ normaliser,
+                                                                      const float* __restrict__ x, const int* __restrict__ indices,
+                                                                      const float* __restrict__ w, const float* __restrict__ lses,
+                                                                      float* __restrict__ dx, const float* __restrict__ totalWeightIn,
+                                                                      NNCrossEntropyArgs a) {
+    const NNGroup<MODE> group;
+    const i64 rows = a.outer;
+    const int classes = (int)a.classes;
+    const float keep = 1.0f - a.epsilon;
+    const float divisor = normaliser ? normaliser[0] : 1.0f;
+    const float totalWeight = totalWeightIn ? totalWeightIn[0] : (float)classes;
+    for (i64 r = group.first; r < rows; r += group.step) {
+        const i64 base = r * classes;
+        const i64 t = indices[r];
+        float* dr = dx + base;
+        const float* xr = x + base;
+        if (t == a.ignoreIndex || t < 0 || t >= classes) {
+            const float fill = t == a.ignoreIndex ? 0.0f : __int_as_float(0x7fc00000);
+            if (VEC) {
+                for (int c = group.lane * 4; c < classes; c += group.width * 4) *(float4*)(dr + c) = make_float4(fill, fill, fill, fill);
+            } else {
+                for (int c = group.lane; c < classes; c += group.width) dr[c] = fill;
+            }
+            continue;
+        }
+        const float scale = (perRow ? g[r] : g[0]) / divisor;
+        const float targetWeight = w ? w[t] : 1.0f;
+        const float coefficientSum = keep * targetWeight + a.smoothing * totalWeight;
+        NNCrossEntropyRowGradient f;
+        f.lse = lses[r];
+        f.scaledSum = scale * coefficientSum;
+        f.scaledSmoothing = scale * a.smoothing;
+        f.targetTerm = scale * keep * targetWeight;
+        f.w = w;
+        f.t = (int)t;
+        if (VEC) {
+#pragma unroll 4
+            for (int c = group.lane * 4; c < classes; c += group.width * 4) {
+                const float4 q = *(const float4*)(xr + c);
+                *(float4*)(dr + c) = make_float4(f(q.x, c), f(q.y, c + 1), f(q.z, c + 2), f(q.w, c + 3));
+            }
+        } else {
+#pragma unroll 4
+            for (int c = group.lane; c < classes; c += group.width) dr[c] = f(xr[c], c);
+        }
+    }
+}
+
+#define NN_CROSS_ENTROPY_ROWS_KERNELS(SUFFIX, MODE, BOUND, V)                                                   \
+    extern "C" __global__ void __launch_bounds__(BOUND) ck_nn_cross_entropy_rows_forward_##SUFFIX(              \
+        const float* __restrict__ x, const int* __restrict__ target, const float* __restrict__ w,              \
+        float* __restrict__ losses, float* __restrict__ rowWeights, float* __restrict__ lses,                  \
+        NNCrossEntropyArgs a) {                                                                                 \
+        __shared__ float scratch[32];                                                                           \
+        if (nn_rows_vectorisable(a.classes, x, x, x))                                                           \
+            nn_cross_entropy_rows_forward<MODE, V, true>(x, target, w, losses, rowWeights, lses, a, scratch);  \
+        else                                                                                                    \
+            nn_cross_entropy_rows_forward<MODE, V, false>(x, target, w, losses, rowWeights, lses, a, scratch); \
+    }                                                                                                           \
+    extern "C" __global__ void __launch_bounds__(BOUND) ck_nn_cross_entropy_rows_backward_##SUFFIX(             \
+        const float* __restrict__ g, i64 perRow, const float* __restrict__ normaliser,                         \
+        const float* __restrict__ x, const int* __restrict__ target, const float* __restrict__ w,              \
+        const float* __restrict__ lses, float* __restrict__ dx, const float* __restrict__ totalWeight,         \
+        NNCrossEntropyArgs a) {                                                                                 \
+        if (nn_rows_vectorisable(a.classes, x, dx, dx))                                                         \
+            nn_cross_entropy_rows_backward<MODE, true>(g, perRow, normaliser, x, target, w, lses, dx,          \
+                                                       totalWeight, a);                                         \
+        else                                                                                                    \
+            nn_cross_entropy_rows_backward<MODE, false>(g, perRow, normaliser, x, target, w, lses, dx,         \
+                                                        totalWeight, a);                                        \
+    }
+
+NN_CROSS_ENTROPY_ROWS_KERNELS(warp_v1, NN_WARP, 256, 1)
+NN_CROSS_ENTROPY_ROWS_KERNELS(warp_v2, NN_WARP, 256, 2)
+NN_CROSS_ENTROPY_ROWS_KERNELS(warp_v4, NN_WARP, 256, 4)
+NN_CROSS_ENTROPY_ROWS_KERNELS(warp_v8, NN_WARP, 256, 8)
+NN_CROSS_ENTROPY_ROWS_KERNELS(block_v1, NN_BLOCK, 1024, 1)
+NN_CROSS_ENTROPY_ROWS_KERNELS(block_v2, NN_BLOCK, 1024, 2)
+NN_CROSS_ENTROPY_ROWS_KERNELS(block_v4, NN_BLOCK, 1024, 4)
+NN_CROSS_ENTROPY_ROWS_KERNELS(block_v8, NN_BLOCK, 1024, 8)
+
 // out[0] = Σ w[c] in index order in float (the CPU's totalWeight, bit for bit). One thread.
 extern "C" __global__ void ck_nn_sequential_sum(const float* w, float* out, i64 count) {
     if (blockIdx.x != 0 || threadIdx.x != 0) return;
@@ -446,6 +788,8 @@ extern "C" __global__ void ck_nn_cross_entropy_reduce(const float* losses, const
                                                       i64 mean, float* out, float* normaliser) {
     __shared__ double scratch[32];
     double lossSum = 0.0, weightSum = 0.0;
+    // Unrolled so that eight loads of each are in flight (the rows were just written: L2 hits).
+#pragma unroll 8
     for (i64 r = threadIdx.x; r < rows; r += blockDim.x) {
         lossSum += (double)losses[r];
         weightSum += (double)weights[r];

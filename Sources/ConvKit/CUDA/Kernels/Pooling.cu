@@ -193,6 +193,140 @@ extern "C" __global__ void ck_pool_max2d_backward(const float* __restrict__ dy, 
 }
 
 // ---------------------------------------------------------------------------------------------
+// Max pooling over bands (the fast path; ck_pool_max2d above stays for planes too wide for it).
+//
+// Forward: a block takes `bandRows` output rows of one plane, stages the input rows they read
+// (whole rows: one contiguous range, read with 16-byte loads where aligned) in shared memory,
+// then computes each window from there with PyTorch's scan (as ck_pool_max2d). Besides the values
+// it can write the int32 flat indices (the public form) and/or a compact argmax: one byte per
+// window, the winning tap's position kh·kW + kw within the window (255 for a window with no tap
+// inside the input), which is all the backward pass needs and a quarter of the bytes.
+extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
+    const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices, unsigned char* __restrict__ argmax,
+    i64 planes, i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64,
+    i64 pW64, i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
+    extern __shared__ float4 ck_pool_stage4[];
+    float* stage = (float*)ck_pool_stage4;
+    const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
+    const int kH = (int)kH64, kW = (int)kW64, sH = (int)sH64, sW = (int)sW64, pH = (int)pH64, pW = (int)pW64;
+    const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
+    const int cols = min(outW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
+    const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
+    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
+        const i64 plane = b / bands;
+        const int oh0 = (int)(b - plane * bands) * bandRows, oh1 = min(oh0 + bandRows, outH);
+        const int hLo = max(0, oh0 * sH - pH);
+        const int hHi = min(inH, (oh1 - 1) * sH - pH + (kH - 1) * dH + 1);
+        const float* src = x + (plane * inH + hLo) * inW;
+        const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
+        __syncthreads();  // the previous band's readers are done
+        if (hHi > hLo) {
+            const int n = (hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
+            const float* aligned = src - shift;
+            for (int q = threadIdx.x; q < quads; q += blockDim.x) {
+                const int k0 = 4 * q - shift;
+                if (k0 >= 0 && k0 + 3 < n) {
+                    ck_pool_stage4[q] = *(const float4*)(aligned + 4 * q);
+                } else {
+                    for (int t = 0; t < 4; ++t) {
+                        if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = src[k0 + t];
+                    }
+                }
+            }
+        }
+        __syncthreads();
+        if (r0 >= rowsPerPass) continue;
+        const float* staged = stage + shift - (i64)hLo * inW;  // staged[h·inW + w] = x[plane, h, w]
+        for (int oh = oh0 + r0; oh < oh1; oh += rowsPerPass) {
+            const int hs = oh * sH - pH;
+            const int hEnd = min(hs + (kH - 1) * dH + 1, inH);
+            const int kh0 = hs >= 0 ? 0 : (-hs + dH - 1) / dH;
+            const i64 outRow = (plane * outH + oh) * outW;
+            for (int ow = c0; ow < outW; ow += cols) {
+                const int ws = ow * sW - pW;
+                const int wEnd = min(ws + (kW - 1) * dW + 1, inW);
+                const int kw0 = ws >= 0 ? 0 : (-ws + dW - 1) / dW;
+                const int hFirst = hs + kh0 * dH, wFirst = ws + kw0 * dW;
+                float best = CK_POOL_NEG_INF;
+                int bestH = hFirst, bestW = wFirst, bestTap = kh0 * kW + kw0;
+                for (int kh = kh0, h = hFirst; h < hEnd; ++kh, h += dH) {
+                    const float* row = staged + h * inW;
+                    for (int kw = kw0, w = wFirst; w < wEnd; ++kw, w += dW) {
+                        const float v = row[w];
+                        if (v > best || v != v) { best = v; bestH = h; bestW = w; bestTap = kh * kW + kw; }
+                    }
+                }
+                y[outRow + ow] = best;
+                if (indices) indices[outRow + ow] = (int)(unsigned int)(unsigned long long)((i64)bestH * inW + bestW);
+                if (argmax) argmax[outRow + ow] = (unsigned char)(hFirst < hEnd && wFirst < wEnd ? bestTap : 255);
+            }
+        }
+    }
+}
+
+// Backward from the compact argmax: dx[cell] = Σ dy[o] over the windows o that contain the cell
+// and whose winning tap is the cell, rows then columns ascending (ck_pool_max2d_backward's order),
+// so every input cell is written once, without atomics. A block takes `bandRows` input rows of a
+// plane; the candidate window ranges of every column and of the band's rows come from small
+// shared tables, so the per-cell work has no division (with dilation 1).
+extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact(
+    const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes,
+    i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64, i64 pW64,
+    i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
+    extern __shared__ int2 ck_pool_ranges[];
+    const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
+    const int kH = (int)kH64, kW = (int)kW64, sH = (int)sH64, sW = (int)sW64, pH = (int)pH64, pW = (int)pW64;
+    const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
+    int2* colRange = ck_pool_ranges;          // [inW]: the windows ow whose columns may hold iw
+    int2* rowRange = ck_pool_ranges + inW;    // [bandRows]: likewise for the band's rows
+    for (int iw = threadIdx.x; iw < inW; iw += blockDim.x) {
+        colRange[iw] = make_int2((int)max((i64)0, ck_pool_ceil_div(iw + pW - (i64)(kW - 1) * dW, sW)),
+                                 min(outW - 1, (iw + pW) / sW));
+    }
+    const int cols = min(inW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
+    const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
+    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
+        const i64 plane = b / bands;
+        const int ih0 = (int)(b - plane * bands) * bandRows, ih1 = min(ih0 + bandRows, inH);
+        __syncthreads();  // the previous band's readers are done
+        for (int r = threadIdx.x; r < ih1 - ih0; r += blockDim.x) {
+            const int ih = ih0 + r;
+            rowRange[r] = make_int2((int)max((i64)0, ck_pool_ceil_div(ih + pH - (i64)(kH - 1) * dH, sH)),
+                                    min(outH - 1, (ih + pH) / sH));
+        }
+        __syncthreads();
+        if (r0 >= rowsPerPass) continue;
+        const i64 outPlane = plane * outH;
+        for (int r = r0; r < ih1 - ih0; r += rowsPerPass) {
+            const int ih = ih0 + r;
+            const int2 rows = rowRange[r];
+            float* dxRow = dx + (plane * inH + ih) * inW;
+            for (int iw = c0; iw < inW; iw += cols) {
+                const int2 columns = colRange[iw];
+                float sum = 0.0f;
+                for (int oh = rows.x; oh <= rows.y; ++oh) {
+                    int th = ih + pH - oh * sH;
+                    if (dH != 1) {
+                        if (th % dH != 0) continue;
+                        th /= dH;
+                    }
+                    const i64 rowBase = (outPlane + oh) * outW;
+                    for (int ow = columns.x; ow <= columns.y; ++ow) {
+                        int tw = iw + pW - ow * sW;
+                        if (dW != 1) {
+                            if (tw % dW != 0) continue;
+                            tw /= dW;
+                        }
+                        if (argmax[rowBase + ow] == th * kW + tw) sum += dy[rowBase + ow];
+                    }
+                }
+                dxRow[iw] = sum;
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Average pooling (dilation 1). A window's clipped bounds and divisor as CPUBackend.AvgWindows:
 // it spans [o·s − p, min(o·s − p + k, size + p)) counting padding, its input part is that range
 // clipped to [0, size).
