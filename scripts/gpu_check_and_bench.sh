@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One GPU-machine session that fits a short device lease: the full verification (every op and
-# the runtime's error paths), the side-by-side benchmark with issue 5's targets, and racecheck
-# over the shared-memory kernels (a partial run is reported as such), each under a time limit, in order of importance. The files
+# the runtime's error paths), the side-by-side benchmark with issue 5's targets, and
+# compute-sanitizer over the newest kernels (a run cut short is reported as such), each under a
+# time limit, in order of importance. The files
 # that matter are copied to $OUT as each step ends (the device tool returns at most 8 files).
 #
 #   scripts/gpu_check_and_bench.sh [path/to/convkit]
-#   (VERIFY_SECONDS and BENCH_SECONDS override the limits, 170 and 230 s; RACECHECK the
-#   filters and their limits, "tensorCore:40 maxPool2d:25 oftmax:25")
+#   (VERIFY_SECONDS and BENCH_SECONDS override the limits, 150 and 230 s; SANITIZE the
+#   "tool:filter:seconds" list)
 set -uo pipefail
 BIN=${1:-.device/convkit}
 RESULTS=${OUT:-gpu-logs}
@@ -18,7 +19,7 @@ SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
 status=0
 
 echo "== verify ($(date -u +%T))"
-timeout "${VERIFY_SECONDS:-170}" "$BIN" verify --device cuda --fixtures Tests/ConvKitTests/Fixtures > "$RESULTS/verify.txt" 2>&1 || status=1
+timeout "${VERIFY_SECONDS:-150}" "$BIN" verify --device cuda --fixtures Tests/ConvKitTests/Fixtures > "$RESULTS/verify.txt" 2>&1 || status=1
 grep -v '^\[' "$RESULTS/verify.txt" | grep -v " ok$" | tail -15
 
 echo "== bench ($(date -u +%T))"
@@ -27,15 +28,18 @@ for f in compare-cuda.md convkit-cuda.json torch-cuda.json convkit-memory.json t
     [ -e "$OUT/$f" ] && cp "$OUT/$f" "$RESULTS/"
 done
 
-# racecheck slows kernels a hundredfold: each filter gets its own limit, the tensor cores' most.
-for entry in ${RACECHECK:-"tensorCore:40" "maxPool2d:25" "oftmax:25"}; do
-    filter=${entry%%:*}; seconds=${entry##*:}
-    echo "== compute-sanitizer racecheck --filter $filter ($(date -u +%T))"
-    timeout "$seconds" "$SANITIZER" --tool racecheck --error-exitcode 99 --print-limit 20 \
-        "$BIN" verify --device cuda --skip-runtime-checks --filter "$filter" >> "$RESULTS/racecheck.txt" 2>&1
+# The sanitizers slow kernels many times over: each (tool, filter) pair gets its own limit.
+for entry in ${SANITIZE:-memcheck:tensorCore:30 memcheck:depthwise:20 memcheck:maxPool2d:20 memcheck:oftmax:15 \
+                        memcheck:crossEntropy:15 racecheck:tensorCore:30 racecheck:maxPool2d:20 synccheck:maxPool2d:15}; do
+    IFS=: read -r tool filter seconds <<< "$entry"
+    echo "== compute-sanitizer --tool $tool, verify --filter $filter ($(date -u +%T))" | tee -a "$RESULTS/sanitizers.txt"
+    timeout "$seconds" "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 \
+        "$BIN" verify --device cuda --skip-runtime-checks --filter "$filter" > /tmp/sanitizer-run.txt 2>&1
     code=$?
-    grep -E "RACECHECK SUMMARY|ERROR SUMMARY|passed, .* failed" "$RESULTS/racecheck.txt" | tail -2
-    case $code in 0) ;; 124) echo "racecheck $filter: stopped after ${seconds} s (not finished)" ;; *) echo "racecheck $filter: exit $code"; status=1 ;; esac
+    grep -v '^\[' /tmp/sanitizer-run.txt >> "$RESULTS/sanitizers.txt"
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed, .* failed" /tmp/sanitizer-run.txt | tail -2
+    case $code in 0) ;; 124) echo "$tool $filter: stopped after $seconds s, not finished" | tee -a "$RESULTS/sanitizers.txt" ;;
+                  *) echo "$tool $filter: exit $code" | tee -a "$RESULTS/sanitizers.txt"; status=1 ;; esac
 done
 echo "== done ($(date -u +%T))"
 exit $status
