@@ -156,6 +156,12 @@ final class DiskFaultTests: XCTestCase {
     }
 
     func testFileSizeLimitLeavesTheEarlierCheckpointIntact() throws {
+        // Under a file-size limit the ThreadSanitizer build of convkit dies of a SIGBUS inside the
+        // sanitizer's runtime ("nested bug"); the plain and AddressSanitizer builds pass this test.
+        // scripts/sanitize.sh sets TSAN_OPTIONS.
+        if ProcessInfo.processInfo.environment["TSAN_OPTIONS"] != nil {
+            throw XCTSkip("the ThreadSanitizer runtime cannot run under a file-size limit (ulimit -f)")
+        }
         let directory = try makeTrainingTemporaryDirectory("disk-limit")
         defer { try? FileManager.default.removeItem(at: directory) }
         let run = try goodRun(in: directory)
