@@ -43,20 +43,23 @@ public enum CUDARuntimeChecks {
         return y == [1, 4, 9] ? nil : "the device computed \(y) after the failed allocation"
     }
 
-    /// A convolution layer whose output for the first batch is larger than the whole device: the
-    /// step fails in the forward pass with the allocator's report, and the same model and
-    /// optimizer then train on a batch of 4 (the loss falls over three steps).
+    /// A model whose activations for the first batch need more than the whole device (a
+    /// convolution and five ReLUs, each output a fifth of the device's memory and kept for the
+    /// backward pass): the step fails in the forward pass with the allocator's report, nothing
+    /// stays allocated, and the same model and optimizer then train on a batch of 4 (the loss
+    /// falls over three steps).
     private static func outOfMemoryInATrainingStep(_ device: Device) throws -> String? {
         let gpu = try CUDA.backend(device)
-        let layer = try Conv2d(inChannels: 1, outChannels: 1024, kernelSize: 3, padding: 1)
-        try layer.to(device)
-        let optimizer = try SGD(parameters: layer.parameters(), learningRate: 0.01)
-        let side = 256, bytesPerImage = 1024 * side * side * MemoryLayout<Float>.size
-        let tooMany = gpu.totalMemory / bytesPerImage * 5 / 4 + 1
+        let model = try Sequential([try Conv2d(inChannels: 1, outChannels: 64, kernelSize: 3, padding: 1),
+                                    ReLU(), ReLU(), ReLU(), ReLU(), ReLU()])
+        try model.to(device)
+        let optimizer = try SGD(parameters: model.parameters(), learningRate: 0.01)
+        let side = 256, bytesPerImage = 64 * side * side * MemoryLayout<Float>.size
+        let tooMany = gpu.totalMemory / 5 / bytesPerImage
         func step(batch: Int) throws -> Float {
             optimizer.zeroGrad()
             let images = try Tensor.normal([batch, 1, side, side], on: device)
-            let output = try layer(images)
+            let output = try model(images)
             let loss = try (output * output).mean()
             try loss.backward()
             try optimizer.step()
