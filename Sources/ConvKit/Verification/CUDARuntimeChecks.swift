@@ -50,7 +50,7 @@ public enum CUDARuntimeChecks {
     /// falls over three steps).
     private static func outOfMemoryInATrainingStep(_ device: Device) throws -> String? {
         let gpu = try CUDA.backend(device)
-        let model = try Sequential([try Conv2d(inChannels: 1, outChannels: 64, kernelSize: 3, padding: 1),
+        let model = Sequential([try Conv2d(inChannels: 1, outChannels: 64, kernelSize: 3, padding: 1),
                                     ReLU(), ReLU(), ReLU(), ReLU(), ReLU()])
         try model.to(device)
         let optimizer = try SGD(parameters: model.parameters(), learningRate: 0.01)
