@@ -243,4 +243,25 @@ final class AutogradTests: XCTestCase {
         try y.backward(gradient: try Tensor([1, 0, -1]))
         XCTAssertEqual(try x.grad!.toArray(), [2, 0, -2])
     }
+
+    /// The graph keeps what backward passes saved, not every intermediate tensor: `x * 2` is
+    /// freed once `relu` has read it (relu's backward reads its own output), as in PyTorch.
+    func testIntermediatesThatNoBackwardSavesAreFreed() throws {
+        let x = try Tensor([-1, 2, -3, 4], requiresGrad: true)
+        weak var doubled: Tensor?
+        weak var activated: Tensor?
+        let loss: Tensor
+        do {
+            let y = try x * 2
+            let z = try relu(y)
+            doubled = y
+            activated = z
+            loss = try (z * z).sum()
+        }
+        XCTAssertNil(doubled, "an intermediate no backward pass needs is still alive")
+        XCTAssertNotNil(activated, "z * z saves z for its backward pass")
+        try loss.backward()
+        // d/dx of sum(relu(2x)^2) = 8x where x > 0
+        XCTAssertEqual(try x.grad!.toArray(), [0, 16, 0, 32])
+    }
 }

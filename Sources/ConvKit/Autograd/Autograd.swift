@@ -1,16 +1,35 @@
+/// One input of a recorded operation, as the backward pass needs it: a leaf tensor (whose `grad`
+/// receives its gradient), or the node that computed an intermediate tensor. The node, not the
+/// tensor: an intermediate value that no backward pass saved is freed as soon as nothing else
+/// holds it, as in PyTorch (a training step keeps only what its backward pass reads).
+enum GradEdge {
+    /// An input that needs no gradient.
+    case none
+    /// A tensor made by the user (a parameter, an input with `requiresGrad`).
+    case leaf(Tensor)
+    /// A tensor computed by a recorded op, represented by that op's node.
+    case interior(GradNode)
+}
+
 /// One recorded operation in the autograd graph: its inputs and how to map the gradient of its
 /// output to gradients of those inputs.
 final class GradNode {
     /// The operation's name, for error messages (`conv2d`, `add`, …).
     let op: String
-    /// The tensors the output was computed from (gradients are returned in this order).
-    let inputs: [Tensor]
+    /// Where each input's gradient goes (gradients are returned in this order).
+    let edges: [GradEdge]
+    /// Each input's shape, to check the gradients that `backward` returns.
+    let inputShapes: [[Int]]
     /// Maps the output's gradient to one gradient per input (`nil` where none flows).
     let backward: (Tensor) throws -> [Tensor?]
 
     init(op: String, inputs: [Tensor], backward: @escaping (Tensor) throws -> [Tensor?]) {
         self.op = op
-        self.inputs = inputs
+        edges = inputs.map { input in
+            guard input.requiresGrad else { return .none }
+            return input.gradFn.map { .interior($0) } ?? .leaf(input)
+        }
+        inputShapes = inputs.map(\.shape)
         self.backward = backward
     }
 }
@@ -91,26 +110,53 @@ extension Tensor {
 }
 
 extension Autograd {
+    /// A vertex of the backward graph: a recorded op's node or a leaf tensor.
+    private enum Vertex {
+        case node(GradNode)
+        case leaf(Tensor)
+
+        var id: ObjectIdentifier {
+            switch self {
+            case .node(let node): ObjectIdentifier(node)
+            case .leaf(let tensor): ObjectIdentifier(tensor)
+            }
+        }
+
+        init?(_ edge: GradEdge) {
+            switch edge {
+            case .none: return nil
+            case .leaf(let tensor): guard tensor.requiresGrad else { return nil }; self = .leaf(tensor)
+            case .interior(let node): self = .node(node)
+            }
+        }
+    }
+
     /// Visits nodes in reverse topological order, summing gradients where a tensor is used twice.
     static func propagate(from root: Tensor, seed: Tensor) throws {
-        var order: [Tensor] = []
+        let rootVertex: Vertex = root.gradFn.map { .node($0) } ?? .leaf(root)
+        var order: [Vertex] = []
         var visited = Set<ObjectIdentifier>()
         // Iterative depth-first search: deep graphs must not overflow the stack.
-        var stack: [(Tensor, Bool)] = [(root, false)]
-        while let (tensor, expanded) = stack.popLast() {
-            if expanded { order.append(tensor); continue }
-            guard visited.insert(ObjectIdentifier(tensor)).inserted else { continue }
-            stack.append((tensor, true))
-            for input in tensor.gradFn?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+        var stack: [(Vertex, Bool)] = [(rootVertex, false)]
+        while let (vertex, expanded) = stack.popLast() {
+            if expanded { order.append(vertex); continue }
+            guard visited.insert(vertex.id).inserted else { continue }
+            stack.append((vertex, true))
+            guard case .node(let node) = vertex else { continue }
+            for input in node.edges.compactMap(Vertex.init) where !visited.contains(input.id) {
                 stack.append((input, false))
             }
         }
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
-        for tensor in order.reversed() {
-            guard let grad = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
-            guard let node = tensor.gradFn else {
-                try accumulate(grad, into: tensor)
+        var grads: [ObjectIdentifier: Tensor] = [rootVertex.id: seed]
+        for vertex in order.reversed() {
+            guard let grad = grads.removeValue(forKey: vertex.id) else { continue }
+            let node: GradNode
+            switch vertex {
+            case .leaf(let leaf):
+                try accumulate(grad, into: leaf)
                 continue
+            case .node(let n):
+                node = n
             }
             let inputGrads = try node.backward(grad)
             if anomalyDetection {
@@ -118,15 +164,14 @@ extension Autograd {
                     if let g { try checkFinite(g, "the gradient that \(node.op)'s backward computed for its input \(index)") }
                 }
             }
-            precondition(inputGrads.count == node.inputs.count, "\(node.op): backward returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
-            for (input, g) in zip(node.inputs, inputGrads) {
-                guard input.requiresGrad, let g else { continue }
-                precondition(g.shape == input.shape, "\(node.op): gradient shape \(g.shape) != input shape \(input.shape)")
-                let key = ObjectIdentifier(input)
-                if let existing = grads[key] {
-                    grads[key] = try sum(existing, g)
+            precondition(inputGrads.count == node.edges.count, "\(node.op): backward returned \(inputGrads.count) gradients for \(node.edges.count) inputs")
+            for (index, g) in inputGrads.enumerated() {
+                guard let input = Vertex(node.edges[index]), let g else { continue }
+                precondition(g.shape == node.inputShapes[index], "\(node.op): gradient shape \(g.shape) != input shape \(node.inputShapes[index])")
+                if let existing = grads[input.id] {
+                    grads[input.id] = try sum(existing, g)
                 } else {
-                    grads[key] = g
+                    grads[input.id] = g
                 }
             }
         }
