@@ -397,8 +397,9 @@ public enum CUDA {
     /// Waits until every operation queued on `device` has finished.
     public static func synchronize(_ device: Device = .cuda) throws { try backend(device).synchronize() }
 
-    /// Strict fp32 (`false`, the default) or TF32 tensor-core products in GEMMs and GEMM-based
-    /// convolutions on `device` (PyTorch: `torch.backends.cuda.matmul.allow_tf32`).
+    /// Strict fp32 (`false`, the default) or TF32 tensor-core products in GEMMs and convolutions
+    /// on `device` (PyTorch: `torch.backends.cuda.matmul.allow_tf32` and
+    /// `torch.backends.cudnn.allow_tf32`); strict fp32 convolutions on tensor cores use 3xTF32.
     public static func setAllowTF32(_ allow: Bool, on device: Device = .cuda) throws {
         try backend(device).allowTF32 = allow
     }
