@@ -10,7 +10,9 @@ for sanitizer in ${1:-address thread}; do
     folder=".build-${sanitizer:0:1}san"
     echo "== swift test --sanitize=$sanitizer ($folder)"
     swift build --build-tests --sanitize="$sanitizer" --scratch-path "$folder"
-    LSAN_OPTIONS="suppressions=$PWD/Tests/Sanitizers/lsan-suppressions.txt:print_suppressions=0" \
-    TSAN_OPTIONS="halt_on_error=1" \
-        swift test --skip-build --sanitize="$sanitizer" --scratch-path "$folder"
+    # Each run sets only its own sanitizer's options (DiskFaultTests reads TSAN_OPTIONS to know
+    # it runs under ThreadSanitizer).
+    if [ "$sanitizer" = thread ]; then options=(TSAN_OPTIONS="halt_on_error=1")
+    else options=(LSAN_OPTIONS="suppressions=$PWD/Tests/Sanitizers/lsan-suppressions.txt:print_suppressions=0"); fi
+    env "${options[@]}" swift test --skip-build --sanitize="$sanitizer" --scratch-path "$folder"
 done
