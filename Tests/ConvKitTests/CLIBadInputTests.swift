@@ -24,10 +24,6 @@ final class CLIBadInputTests: XCTestCase {
     }
 
     func testEveryBadFlagAndFileGivesOneLineAndLeavesTheRunIntact() throws {
-        guard let executable = CLITests.executable else {
-            XCTFail("the convkit executable was not found next to the test bundle; build it with swift build")
-            return
-        }
         let directory = try makeTrainingTemporaryDirectory("cli-bad")
         defer { try? FileManager.default.removeItem(at: directory) }
         func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
@@ -220,7 +216,7 @@ final class CLIBadInputTests: XCTestCase {
         }
 
         for c in cases {
-            let result = try invoke(executable, c.arguments)
+            let result = try CLITests.invoke(c.arguments, timeout: 60)
             let shown = "convkit \(c.arguments.joined(separator: " "))"
             XCTAssertEqual(result.reason, .exit, "\(shown) ended by signal \(result.status)")
             XCTAssertNotEqual(result.status, 0, "\(shown) exited 0")
@@ -256,39 +252,5 @@ final class CLIBadInputTests: XCTestCase {
             files[name] = try Data(contentsOf: URL(fileURLWithPath: directory).appendingPathComponent(name))
         }
         return files
-    }
-
-    struct Outcome {
-        var status: Int32
-        var reason: Process.TerminationReason
-        var stderr: String
-    }
-
-    /// Runs `convkit` with a 60 s limit (a hang is a failure, not a stuck suite); stdout is discarded.
-    private func invoke(_ executable: URL, _ arguments: [String]) throws -> Outcome {
-        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("convkit-bad-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errURL) }
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["CONVKIT_MNIST_DIR"] = dataTestMNISTDirectory.path
-        environment["CONVKIT_MNIST_URL"] = "http://127.0.0.1:9/"
-        process.environment = environment
-        let err = try FileHandle(forWritingTo: errURL)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = err
-        try process.run()
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            XCTFail("convkit \(arguments) ran longer than 60 s")
-        }
-        process.waitUntilExit()
-        try err.close()
-        return Outcome(status: process.terminationStatus, reason: process.terminationReason,
-                       stderr: try String(contentsOf: errURL, encoding: .utf8))
     }
 }

@@ -7,9 +7,13 @@ import XCTest
 final class CLITests: XCTestCase {
     struct Outcome {
         var status: Int32
+        /// Whether the process exited by itself (`.exit`) or was ended by a signal.
+        var reason: Process.TerminationReason
         var stdout: String
         var stderr: String
         var stderrLines: [String] { stderr.split(separator: "\n", omittingEmptySubsequences: true).map(String.init) }
+        /// The lines of stderr that are errors (progress lines also go to stderr).
+        var errorLines: [String] { stderrLines.filter { $0.hasPrefix("convkit: error:") } }
     }
 
     /// The `convkit` executable beside the test bundle (same build products directory).
@@ -28,7 +32,10 @@ final class CLITests: XCTestCase {
         return nil
     }()
 
-    static func invoke(_ arguments: [String], timeout: TimeInterval = 300) throws -> Outcome {
+    /// Runs `convkit ARGS` (killed, and the test failed, after `timeout` seconds: a hang is a
+    /// failure, not a stuck suite), optionally under `bash -c 'ulimit -f KB; trap "" XFSZ; exec
+    /// convkit …'` so that writes past `fileSizeLimitKB` fail with EFBIG.
+    static func invoke(_ arguments: [String], timeout: TimeInterval = 300, fileSizeLimitKB: Int? = nil) throws -> Outcome {
         guard let executable else {
             XCTFail("the convkit executable was not found next to the test bundle (\(CommandLine.arguments[0])); build it with swift build")
             throw ConvKitError.io(path: "convkit", message: "not built")
@@ -39,8 +46,13 @@ final class CLITests: XCTestCase {
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
         FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
+        if let limit = fileSizeLimitKB {
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", "ulimit -f \(limit); trap '' XFSZ; exec \"$0\" \"$@\"", executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["CONVKIT_MNIST_DIR"] = dataTestMNISTDirectory.path
         environment["CONVKIT_MNIST_URL"] = "http://127.0.0.1:9/"  // never download from the internet in tests
@@ -50,17 +62,18 @@ final class CLITests: XCTestCase {
         process.standardError = err
         try process.run()
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
+        while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
-            process.terminate()
+            // SIGKILL: SIGTERM only asks `convkit train` to stop after its current step.
+            kill(process.processIdentifier, SIGKILL)
             XCTFail("convkit \(arguments) ran longer than \(timeout) s")
         }
         process.waitUntilExit()
         try out.close()
         try err.close()
-        return Outcome(status: process.terminationStatus,
-                      stdout: try String(contentsOf: outURL, encoding: .utf8),
-                      stderr: try String(contentsOf: errURL, encoding: .utf8))
+        return Outcome(status: process.terminationStatus, reason: process.terminationReason,
+                       stdout: try String(contentsOf: outURL, encoding: .utf8),
+                       stderr: try String(contentsOf: errURL, encoding: .utf8))
     }
 
     /// A tiny LeNet-5 run made once for all tests: its run directory.

@@ -19,14 +19,6 @@ final class DiskFaultTests: XCTestCase {
         super.tearDown()
     }
 
-    struct Outcome {
-        var status: Int32
-        var reason: Process.TerminationReason
-        var stderr: String
-        /// The lines of stderr that are errors (progress lines also go to stderr).
-        var errorLines: [String] { stderr.split(separator: "\n").map(String.init).filter { $0.hasPrefix("convkit: error:") } }
-    }
-
     /// Runs a program, returning its exit status (or -1 when it cannot start).
     @discardableResult
     static func system(_ program: String, _ arguments: [String]) -> Int32 {
@@ -40,38 +32,9 @@ final class DiskFaultTests: XCTestCase {
         return process.terminationStatus
     }
 
-    /// `convkit ARGS`, optionally under `bash -c 'ulimit -f KB; trap "" XFSZ; exec convkit …'`.
-    private func convkit(_ arguments: [String], fileSizeLimitKB: Int? = nil) throws -> Outcome {
-        let executable = try XCTUnwrap(CLITests.executable, "the convkit executable was not found next to the test bundle")
-        let errURL = FileManager.default.temporaryDirectory.appendingPathComponent("convkit-disk-stderr-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: errURL) }
-        let process = Process()
-        if let limit = fileSizeLimitKB {
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", "ulimit -f \(limit); trap '' XFSZ; exec \"$0\" \"$@\"", executable.path] + arguments
-        } else {
-            process.executableURL = executable
-            process.arguments = arguments
-        }
-        var environment = ProcessInfo.processInfo.environment
-        environment["CONVKIT_MNIST_DIR"] = dataTestMNISTDirectory.path
-        environment["CONVKIT_MNIST_URL"] = "http://127.0.0.1:9/"
-        process.environment = environment
-        let err = try FileHandle(forWritingTo: errURL)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = err
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            XCTFail("convkit \(arguments) ran longer than 120 s")
-        }
-        process.waitUntilExit()
-        try err.close()
-        return Outcome(status: process.terminationStatus, reason: process.terminationReason,
-                       stderr: try String(contentsOf: errURL, encoding: .utf8))
+    /// `convkit ARGS` with a 120 s limit, optionally under a file-size limit.
+    private func convkit(_ arguments: [String], fileSizeLimitKB: Int? = nil) throws -> CLITests.Outcome {
+        try CLITests.invoke(arguments, timeout: 120, fileSizeLimitKB: fileSizeLimitKB)
     }
 
     private static let common = ["--limit-train", "200", "--limit-test", "100", "--batch-size", "50", "--device", "cpu",
