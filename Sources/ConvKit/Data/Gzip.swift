@@ -145,19 +145,12 @@ public enum Gzip {
     ///   or contents over the limit.
     public static func readMaybeCompressed(_ url: URL, maxBytes: Int) throws -> [UInt8] {
         let path = url.path
-        let attributes: [FileAttributeKey: Any]
-        // Attributes of what a symbolic link points to, not of the link.
-        let target = url.resolvingSymlinksInPath().path
-        do { attributes = try FileManager.default.attributesOfItem(atPath: target) } catch {
+        var status = stat()  // follows a symbolic link to what it points to
+        guard stat(path, &status) == 0 else {
             throw ConvKitError.io(path: path, message: "cannot read the file: it does not exist or is not accessible")
         }
-        if let type = attributes[.type] as? FileAttributeType, type != .typeRegular {
-            // A directory has no bytes; a FIFO or device could block or stream without end.
-            let what = type == .typeDirectory ? "a directory" : type == .typeCharacterSpecial || type == .typeBlockSpecial ? "a device"
-                : "not a regular file"
-            throw ConvKitError.io(path: path, message: "cannot read the file: it is \(what), not a regular file")
-        }
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        try requireRegularFile(mode: status.st_mode, path: path)
+        let size = Int(status.st_size)
         // Compressed input is never larger than what it inflates to by more than deflate's small overhead.
         let (slack, overflow) = maxBytes.addingReportingOverflow(maxBytes / 64 + 1024)
         guard overflow || size <= slack else {
