@@ -204,7 +204,7 @@ extern "C" __global__ void ck_pool_max2d_backward(const float* __restrict__ dy, 
 extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
     const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices, unsigned char* __restrict__ argmax,
     i64 planes, i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64,
-    i64 pW64, i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
+    i64 pW64, i64 dH64, i64 dW64, i64 bandRows64, i64 bands, i64 planesPerBlock) {
     extern __shared__ float4 ck_pool_stage4[];
     float* stage = (float*)ck_pool_stage4;
     const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
@@ -212,16 +212,21 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
     const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
     const int cols = min(outW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
     const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
-    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
-        const i64 plane = b / bands;
-        const int oh0 = (int)(b - plane * bands) * bandRows, oh1 = min(oh0 + bandRows, outH);
+    // A block takes either one band of rows of one plane, or (planesPerBlock > 1, whole-plane
+    // bands) that many consecutive planes, whose input is one contiguous range.
+    const i64 blocks = planesPerBlock > 1 ? (planes + planesPerBlock - 1) / planesPerBlock : planes * bands;
+    for (i64 b = blockIdx.x; b < blocks; b += gridDim.x) {
+        const i64 firstPlane = planesPerBlock > 1 ? b * planesPerBlock : b / bands;
+        const int planeCount = planesPerBlock > 1 ? (int)min(planesPerBlock, planes - firstPlane) : 1;
+        const int oh0 = planesPerBlock > 1 ? 0 : (int)(b - firstPlane * bands) * bandRows;
+        const int oh1 = min(oh0 + bandRows, outH), bandHeight = oh1 - oh0;
         const int hLo = max(0, oh0 * sH - pH);
         const int hHi = min(inH, (oh1 - 1) * sH - pH + (kH - 1) * dH + 1);
-        const float* src = x + (plane * inH + hLo) * inW;
+        const float* src = x + (firstPlane * inH + hLo) * inW;
         const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
         __syncthreads();  // the previous band's readers are done
         if (hHi > hLo) {
-            const int n = (hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
+            const int n = ((planeCount - 1) * inH + hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
             const float* aligned = src - shift;
             for (int q = threadIdx.x; q < quads; q += blockDim.x) {
                 const int k0 = 4 * q - shift;
@@ -236,8 +241,11 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
         }
         __syncthreads();
         if (r0 >= rowsPerPass) continue;
-        const float* staged = stage + shift - (i64)hLo * inW;  // staged[h·inW + w] = x[plane, h, w]
-        for (int oh = oh0 + r0; oh < oh1; oh += rowsPerPass) {
+        for (int q = r0; q < planeCount * bandHeight; q += rowsPerPass) {
+            const int local = q / bandHeight, oh = oh0 + q - local * bandHeight;
+            const i64 plane = firstPlane + local;
+            // staged[h·inW + w] = x[plane, h, w]
+            const float* staged = stage + shift + ((i64)local * inH - hLo) * inW;
             const int hs = oh * sH - pH;
             const int hEnd = min(hs + (kH - 1) * dH + 1, inH);
             const int kh0 = hs >= 0 ? 0 : (-hs + dH - 1) / dH;
@@ -318,6 +326,71 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact
                             tw /= dW;
                         }
                         if (argmax[rowBase + ow] == th * kW + tw) sum += dy[rowBase + ow];
+                    }
+                }
+                dxRow[iw] = sum;
+            }
+        }
+    }
+}
+
+// ck_pool_max2d_backward_compact for dilation 1 and at most two candidate windows per dimension
+// (span ≤ 2·stride: k3 s2, k2 s2, …): fixed candidate loops, so loads of several rows are in flight.
+// Original comment of the general kernel: dx[cell] = Σ dy[o] over the windows o that contain the cell
+// and whose winning tap is the cell, rows then columns ascending (ck_pool_max2d_backward's order),
+// so every input cell is written once, without atomics. A block takes `bandRows` input rows of a
+// plane; the candidate window ranges of every column and of the band's rows come from small
+// shared tables, so the per-cell work has no division (with dilation 1).
+extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact2(
+    const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes,
+    i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64, i64 pW64,
+    i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
+    extern __shared__ int2 ck_pool_ranges[];
+    const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
+    const int kH = (int)kH64, kW = (int)kW64, sH = (int)sH64, sW = (int)sW64, pH = (int)pH64, pW = (int)pW64;
+    const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
+    int2* colRange = ck_pool_ranges;          // [inW]: the windows ow whose columns may hold iw
+    int2* rowRange = ck_pool_ranges + inW;    // [bandRows]: likewise for the band's rows
+    for (int iw = threadIdx.x; iw < inW; iw += blockDim.x) {
+        colRange[iw] = make_int2((int)max((i64)0, ck_pool_ceil_div(iw + pW - (i64)(kW - 1) * dW, sW)),
+                                 min(outW - 1, (iw + pW) / sW));
+    }
+    const int cols = min(inW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
+    const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
+    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
+        const i64 plane = b / bands;
+        const int ih0 = (int)(b - plane * bands) * bandRows, ih1 = min(ih0 + bandRows, inH);
+        __syncthreads();  // the previous band's readers are done
+        for (int r = threadIdx.x; r < ih1 - ih0; r += blockDim.x) {
+            const int ih = ih0 + r;
+            rowRange[r] = make_int2((int)max((i64)0, ck_pool_ceil_div(ih + pH - (i64)(kH - 1) * dH, sH)),
+                                    min(outH - 1, (ih + pH) / sH));
+        }
+        __syncthreads();
+        if (r0 >= rowsPerPass) continue;
+        const i64 outPlane = plane * outH;
+#pragma unroll 4
+        for (int r = r0; r < ih1 - ih0; r += rowsPerPass) {
+            const int ih = ih0 + r;
+            const int2 rows = rowRange[r];
+            float* dxRow = dx + (plane * inH + ih) * inW;
+            for (int iw = c0; iw < inW; iw += cols) {
+                const int2 columns = colRange[iw];
+                float sum = 0.0f;
+#pragma unroll
+                for (int i = 0; i < 2; ++i) {
+                    const int oh = rows.x + i, th = ih + pH - oh * sH;
+                    const i64 rowBase = (outPlane + oh) * outW;
+#pragma unroll
+                    for (int j = 0; j < 2; ++j) {
+                        const int ow = columns.x + j;
+                        if (oh <= rows.y && ow <= columns.y) {
+                            // Both loads unconditional, so the rows' loads overlap; adding +0 for
+                            // a window whose argmax is elsewhere leaves the sum's bits unchanged.
+                            const unsigned char tap = argmax[rowBase + ow];
+                            const float g = dy[rowBase + ow];
+                            sum += tap == th * kW + iw + pW - ow * sW ? g : 0.0f;
+                        }
                     }
                 }
                 dxRow[iw] = sum;
