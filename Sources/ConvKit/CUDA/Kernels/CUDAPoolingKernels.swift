@@ -49,10 +49,8 @@ extension CUDABackend: PoolingKernels {
                               [.storage(gradOutput), .storage(gradInput)] + Self.padArguments(g))
     }
 
-    /// Floats of shared memory a forward band stages (48 KiB less the alignment slack: four such
-    /// blocks per multiprocessor keep about 190 KiB of loads in flight; 24 KiB bands ran at
-    /// 1.4-2.2 TB/s on the H200).
-    private static let bandStageFloats = 12280, bandStageLimit = 12280
+    /// Floats of shared memory a forward band may stage (24 KiB; one output row may take 48 KiB).
+    private static let bandStageFloats = 6144, bandStageLimit = 12288
 
     /// Input rows that `outputRows` output rows of `g` read (at most the input's height).
     private static func bandInputRows(_ g: Pool2dGeometry, outputRows: Int) -> Int {
@@ -97,20 +95,12 @@ extension CUDABackend: PoolingKernels {
         guard g.planes * g.outputPlaneSize > 0 else { return }
         if let bandRows = Self.forwardBandRows(g) {
             let bands = (g.outputHeight + bandRows - 1) / bandRows
-            var staged = Self.bandInputRows(g, outputRows: bandRows) * g.inputWidth
-            // Whole-plane bands: as many consecutive planes per block as fit (one contiguous range).
-            var planesPerBlock = 1
-            if bands == 1 {
-                planesPerBlock = min(g.planes, 1 + (Self.bandStageFloats - 8 - staged) / g.inputPlaneSize)
-                staged += (planesPerBlock - 1) * g.inputPlaneSize
-            }
-            let blocks = planesPerBlock > 1 ? (g.planes + planesPerBlock - 1) / planesPerBlock : g.planes * bands
+            let staged = Self.bandInputRows(g, outputRows: bandRows) * g.inputWidth
             let shared = ((staged + 3) / 4 + 1) * 16
             try launch(.pooling, "ck_pool_max2d_band",
-                       LaunchShape(grid: min(blocks, 1 << 24), block: 256, sharedBytes: shared),
+                       LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: shared),
                        [.storage(input), .storage(output), .optional(indices), .optional(compactArgmax)]
-                        + Self.planeArguments(g) + Self.windowArguments(g, dilation: true)
-                        + [.int(bandRows), .int(bands), .int(planesPerBlock)])
+                        + Self.planeArguments(g) + Self.windowArguments(g, dilation: true) + [.int(bandRows), .int(bands)])
             return
         }
         guard compactArgmax == nil else {

@@ -204,7 +204,7 @@ extern "C" __global__ void ck_pool_max2d_backward(const float* __restrict__ dy, 
 extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
     const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices, unsigned char* __restrict__ argmax,
     i64 planes, i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64,
-    i64 pW64, i64 dH64, i64 dW64, i64 bandRows64, i64 bands, i64 planesPerBlock) {
+    i64 pW64, i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
     extern __shared__ float4 ck_pool_stage4[];
     float* stage = (float*)ck_pool_stage4;
     const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
@@ -212,21 +212,16 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
     const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
     const int cols = min(outW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
     const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
-    // A block takes either one band of rows of one plane, or (planesPerBlock > 1, whole-plane
-    // bands) that many consecutive planes, whose input is one contiguous range.
-    const i64 blocks = planesPerBlock > 1 ? (planes + planesPerBlock - 1) / planesPerBlock : planes * bands;
-    for (i64 b = blockIdx.x; b < blocks; b += gridDim.x) {
-        const i64 firstPlane = planesPerBlock > 1 ? b * planesPerBlock : b / bands;
-        const int planeCount = planesPerBlock > 1 ? (int)min(planesPerBlock, planes - firstPlane) : 1;
-        const int oh0 = planesPerBlock > 1 ? 0 : (int)(b - firstPlane * bands) * bandRows;
-        const int oh1 = min(oh0 + bandRows, outH), bandHeight = oh1 - oh0;
+    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
+        const i64 plane = b / bands;
+        const int oh0 = (int)(b - plane * bands) * bandRows, oh1 = min(oh0 + bandRows, outH);
         const int hLo = max(0, oh0 * sH - pH);
         const int hHi = min(inH, (oh1 - 1) * sH - pH + (kH - 1) * dH + 1);
-        const float* src = x + (firstPlane * inH + hLo) * inW;
+        const float* src = x + (plane * inH + hLo) * inW;
         const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
         __syncthreads();  // the previous band's readers are done
         if (hHi > hLo) {
-            const int n = ((planeCount - 1) * inH + hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
+            const int n = (hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
             const float* aligned = src - shift;
             for (int q = threadIdx.x; q < quads; q += blockDim.x) {
                 const int k0 = 4 * q - shift;
@@ -241,11 +236,8 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
         }
         __syncthreads();
         if (r0 >= rowsPerPass) continue;
-        for (int q = r0; q < planeCount * bandHeight; q += rowsPerPass) {
-            const int local = q / bandHeight, oh = oh0 + q - local * bandHeight;
-            const i64 plane = firstPlane + local;
-            // staged[h·inW + w] = x[plane, h, w]
-            const float* staged = stage + shift + ((i64)local * inH - hLo) * inW;
+        const float* staged = stage + shift - (i64)hLo * inW;  // staged[h·inW + w] = x[plane, h, w]
+        for (int oh = oh0 + r0; oh < oh1; oh += rowsPerPass) {
             const int hs = oh * sH - pH;
             const int hEnd = min(hs + (kH - 1) * dH + 1, inH);
             const int kh0 = hs >= 0 ? 0 : (-hs + dH - 1) / dH;
@@ -336,7 +328,7 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact
 
 // ck_pool_max2d_backward_compact for dilation 1 and at most two candidate windows per dimension
 // (span ≤ 2·stride: k3 s2, k2 s2, …): fixed candidate loops, so loads of several rows are in flight.
-// Original comment of the general kernel: dx[cell] = Σ dy[o] over the windows o that contain the cell
+// As there: dx[cell] = Σ dy[o] over the windows o that contain the cell
 // and whose winning tap is the cell, rows then columns ascending (ck_pool_max2d_backward's order),
 // so every input cell is written once, without atomics. A block takes `bandRows` input rows of a
 // plane; the candidate window ranges of every column and of the band's rows come from small
