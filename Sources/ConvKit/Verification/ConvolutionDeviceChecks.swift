@@ -112,8 +112,22 @@ enum ConvolutionDeviceChecks {
                                 kernel: Size2d(1, 2), stride: Size2d(3), bias: false)
         // Output planes of 1296 positions: the bias gradient sums each plane with a whole block.
         let largePlanes = ConvCase(n: 2, inChannels: 2, outChannels: 3, height: 36, width: 36, kernel: Size2d(3), padding: 1)
-        return [pointwise, unbatchedPointwise, wholeInput, onePixel, same, skipping, largePlanes]
+        return [pointwise, unbatchedPointwise, wholeInput, onePixel, same, skipping, largePlanes] + fewChannelsStrided
     }
+
+    /// Strided layers with 1-4 input channels, whose input gradient `.auto` computes with the
+    /// few-channel kernel: AlexNet's first layer on a small input (20 output channels: a second,
+    /// partial weight chunk), 4 column taps per phase (the most), unequal strides, and a stride
+    /// above the kernel (phases no tap reads).
+    static let fewChannelsStrided: [ConvCase] = [
+        ConvCase(n: 2, inChannels: 3, outChannels: 20, height: 35, width: 37, kernel: Size2d(11), stride: Size2d(4), padding: 2),
+        ConvCase(n: 3, inChannels: 1, outChannels: 5, height: 9, width: 10, kernel: Size2d(3), stride: Size2d(2), padding: 1),
+        ConvCase(n: 2, inChannels: 2, outChannels: 3, height: 13, width: 11, kernel: Size2d(5, 4), stride: Size2d(3, 2),
+                 padding: .explicit(Size2d(2, 1))),
+        ConvCase(n: 2, inChannels: 4, outChannels: 17, height: 15, width: 16, kernel: Size2d(7), stride: Size2d(2), padding: 3,
+                 bias: false),
+        ConvCase(n: 2, inChannels: 3, outChannels: 4, height: 10, width: 9, kernel: Size2d(2), stride: Size2d(4)),
+    ]
 
     /// The check of one conv2d case, forward and every gradient.
     static func conv(_ c: ConvCase, _ algorithm: ConvAlgorithm) -> DeviceCheck {

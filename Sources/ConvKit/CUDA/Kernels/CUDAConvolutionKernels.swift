@@ -9,7 +9,8 @@ extension CUDABackend: ConvolutionKernels {
     /// gradient of stride-1 layers and the weight gradient on tensor cores
     /// (`CUDATensorCoreConv.swift`: 3xTF32 in strict fp32, 1xTF32 with `allowTF32`; see
     /// `runsOnTensorCores`); `.implicitGEMM` runs the rest on the CUDA-core kernels
-    /// (`CUDAImplicitGEMMConv.swift`), `.auto` on im2col.
+    /// (`CUDAImplicitGEMMConv.swift`), `.auto` on im2col, except the input gradient of a strided
+    /// layer with 1-4 input channels, which `.auto` runs on `fewChannelsConvBackwardInput`.
     public func resolvedConvAlgorithm(_ algorithm: ConvAlgorithm, geometry g: Conv2dGeometry) -> ConvAlgorithm {
         guard algorithm == .auto else { return algorithm }
         return g.isDepthwise ? .depthwise : .im2colGEMM
@@ -45,6 +46,10 @@ extension CUDABackend: ConvolutionKernels {
         if g.outHeight * g.outWidth == 0 { try fill(gradInput, count: count, value: 0); return }
         if runsOnTensorCores(algorithm, g, pass: .input) {
             try tensorCoreConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+            return
+        }
+        if algorithm == .auto && Self.fewChannelsBackwardInputSupports(g) {
+            try fewChannelsConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
             return
         }
         switch try checkedAlgorithm(algorithm, g) {

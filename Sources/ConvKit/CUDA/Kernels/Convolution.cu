@@ -234,3 +234,116 @@ extern "C" __global__ void ck_conv_direct_backward_weight(const float* __restric
         if (threadIdx.x == 0) dw[e] = sum;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Input gradient of a strided convolution with few input channels (AlexNet's first layer:
+// 3 channels, 11×11, stride 4), dilation 1, one group, padding ≥ 0.
+//
+// Input row ih = sH·u + r is read only by taps kh ≡ (r + padTop) mod sH, the same for every u of
+// phase r; likewise columns. A thread takes one row u of phase (r, q) and J consecutive columns
+// j0 … j0 + J − 1 of that phase (iw = sW·j + q), all CH channels: for each kh tap and output
+// channel it loads the J + nB − 1 output-gradient values its J columns and nB column taps read
+// once (its J + 3 neighbours), and the nB taps' weights for all channels as one float4 each, from shared memory (the
+// weight for a chunk of `chunk` output channels, as [oc][kh][kw] float4, channels padded to 4).
+// Threads run over (image, r, q, u, strip), strips fastest, so a warp shares its taps.
+// Sums are in (kh, oc, kw) order per element: deterministic.
+#define CK_FEW_J 8
+#define CK_FEW_MAX_TAPS 4  // column taps per phase, ceil(kW / sW), at most this
+template <int CH>
+static __device__ __forceinline__ void ck_conv_dgrad_few_channels(const float* __restrict__ dy,
+                                                                  const float* __restrict__ w,
+                                                                  float* __restrict__ dx, const CkConvShape& s,
+                                                                  int chunk) {
+    extern __shared__ float4 ck_few_weights[];
+    const int kH = (int)s.kH, kW = (int)s.kW, sH = (int)s.strideH, sW = (int)s.strideW;
+    const int inH = (int)s.inH, inW = (int)s.inW, outH = (int)s.outH, outW = (int)s.outW;
+    const int rowsPerPhase = (inH + sH - 1) / sH, colsPerPhase = (inW + sW - 1) / sW;
+    const int strips = (colsPerPhase + CK_FEW_J - 1) / CK_FEW_J;
+    const i64 items = s.n * sH * sW * (i64)rowsPerPhase * strips;
+    const i64 item = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    const bool active = item < items;
+
+    i64 t = active ? item : 0;
+    const int strip = (int)(t % strips); t /= strips;
+    const int u = (int)(t % rowsPerPhase); t /= rowsPerPhase;
+    const int q = (int)(t % sW); t /= sW;
+    const int r = (int)(t % sH);
+    const i64 image = t / sH;
+    const int ih = sH * u + r, j0 = strip * CK_FEW_J;
+    const int kh0 = (r + (int)s.padTop) % sH, kw0 = (q + (int)s.padLeft) % sW;
+    const int baseH = (r + (int)s.padTop - kh0) / sH, baseW = (q + (int)s.padLeft - kw0) / sW;
+    const int tapsH = kh0 < kH ? (kH - kh0 + sH - 1) / sH : 0, tapsW = kw0 < kW ? (kW - kw0 + sW - 1) / sW : 0;
+    // Output column of loaded value k: owFirst + k (values k < MAX − tapsW are not read).
+    const int owFirst = j0 + baseW - (CK_FEW_MAX_TAPS - 1);
+
+    float acc[CK_FEW_J][CH];
+#pragma unroll
+    for (int jj = 0; jj < CK_FEW_J; ++jj)
+#pragma unroll
+        for (int c = 0; c < CH; ++c) acc[jj][c] = 0.0f;
+
+    const int taps = kH * kW;
+    for (int oc0 = 0; oc0 < (int)s.outC; oc0 += chunk) {
+        const int count = min(chunk, (int)s.outC - oc0);
+        __syncthreads();  // the previous chunk's readers are done
+        for (int e = threadIdx.x; e < count * taps; e += blockDim.x) {
+            const int oc = oc0 + e / taps, tap = e % taps;
+            const float* source = w + (i64)oc * CH * taps + tap;
+            ck_few_weights[e] = make_float4(source[0], CH > 1 ? source[taps] : 0.0f, CH > 2 ? source[2 * taps] : 0.0f,
+                                            CH > 3 ? source[3 * taps] : 0.0f);
+        }
+        __syncthreads();
+        if (!active || ih >= inH) continue;
+        for (int a = 0; a < tapsH; ++a) {
+            const int oh = u + baseH - a;
+            if (oh < 0 || oh >= outH) continue;
+            const int kh = kh0 + sH * a;
+            for (int o = 0; o < count; ++o) {
+                const float* row = dy + ((image * s.outC + oc0 + o) * outH + oh) * (i64)outW;
+                float v[CK_FEW_J + CK_FEW_MAX_TAPS - 1];
+#pragma unroll
+                for (int k = 0; k < CK_FEW_J + CK_FEW_MAX_TAPS - 1; ++k) {
+                    const int ow = owFirst + k;
+                    v[k] = (k >= CK_FEW_MAX_TAPS - tapsW && ow >= 0 && ow < outW) ? __ldg(row + ow) : 0.0f;
+                }
+                const float4* wr = ck_few_weights + (o * kH + kh) * kW + kw0;
+#pragma unroll
+                for (int b = 0; b < CK_FEW_MAX_TAPS; ++b) {
+                    if (b >= tapsW) break;
+                    const float4 wv = wr[sW * b];
+                    // Column jj reads output column j0 + jj + baseW − b: value jj + MAX − 1 − b.
+#pragma unroll
+                    for (int jj = 0; jj < CK_FEW_J; ++jj) {
+                        const float g = v[jj + CK_FEW_MAX_TAPS - 1 - b];
+#pragma unroll
+                        for (int c = 0; c < CH; ++c) {
+                            const float wc = c == 0 ? wv.x : c == 1 ? wv.y : c == 2 ? wv.z : wv.w;
+                            acc[jj][c] = fmaf(wc, g, acc[jj][c]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if (!active || ih >= inH) return;
+#pragma unroll
+    for (int jj = 0; jj < CK_FEW_J; ++jj) {
+        const int iw = sW * (j0 + jj) + q;
+        if (j0 + jj >= colsPerPhase || iw >= inW) continue;
+#pragma unroll
+        for (int c = 0; c < CH; ++c) dx[((image * CH + c) * inH + ih) * (i64)inW + iw] = acc[jj][c];
+    }
+}
+
+// Grid: ceil(n · sH · sW · ceil(inH / sH) · ceil(ceil(inW / sW) / 8) / 256) blocks of 256;
+// dynamic shared memory chunk · kH · kW float4s.
+#define CK_FEW_KERNEL(CH)                                                                                          \
+    extern "C" __global__ void __launch_bounds__(256) ck_conv_dgrad_few_channels_c##CH(                            \
+        const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx, CkConvShape s,         \
+        i64 chunk) {                                                                                               \
+        ck_conv_dgrad_few_channels<CH>(dy, w, dx, s, (int)chunk);                                                  \
+    }
+CK_FEW_KERNEL(1)
+CK_FEW_KERNEL(2)
+CK_FEW_KERNEL(3)
+CK_FEW_KERNEL(4)
