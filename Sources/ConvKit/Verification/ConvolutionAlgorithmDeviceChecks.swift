@@ -81,6 +81,13 @@ enum ConvolutionAlgorithmDeviceChecks {
         result.append(conv(.depthwise, Case(n: 2, inChannels: 5, height: 9, width: 8, outChannels: 5,
                                             kernel: 3, stride: 2, padding: 1, dilation: 1, groups: 5, bias: true,
                                             nanInput: true)))
+        // The stride-2 input gradient's phases: every padding parity, odd sizes, multiplier 2.
+        result.append(conv(.depthwise, Case(n: 3, inChannels: 4, height: 11, width: 13, outChannels: 8,
+                                            kernel: 3, stride: 2, padding: .explicit(Size2d(2, 0)), dilation: 1,
+                                            groups: 4, bias: false)))
+        result.append(conv(.depthwise, Case(n: 2, inChannels: 3, height: 18, width: 7, outChannels: 3,
+                                            kernel: 3, stride: 2, padding: .explicit(Size2d(0, 1)), dilation: 1,
+                                            groups: 3, bias: true)))
 
         // Transposed convolution through the implicit-GEMM kernels.
         for _ in 0..<6 { result.append(transposed(&g)) }

@@ -41,14 +41,25 @@ extension CUDABackend {
     }
 
     /// `gradInput = ∂L/∂input` with the depthwise algorithm: for 3×3 stride 1, the register-strip
-    /// kernel correlates the output gradient with the rotated filters; otherwise one thread per
-    /// input element gathers the outputs of its channel's filters that read it.
+    /// kernel correlates the output gradient with the rotated filters; for 3×3 stride 2, a thread
+    /// per input column strip gathers the taps of its stride phase (`ck_dw3x3_backward_input_s2`);
+    /// otherwise one thread per input element gathers the outputs of its channel's filters that read it.
     func depthwiseConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
         try checkDepthwise(g)
-        if depthwise3x3Stride(g) == 1 {
+        let stride = depthwise3x3Stride(g)
+        if stride == 1 {
             let items = depthwiseStripItems(planes: g.n * g.inChannels, height: g.inHeight, width: g.inWidth)
             guard items > 0 else { return }
             try launchElementwise(.depthwise, "ck_dw3x3_backward_input_s1", count: items,
+                                  [.storage(gradOutput), .storage(weight), .storage(gradInput), g.algorithmKernelArgument])
+            return
+        }
+        // Stride 2: (plane, strip of 8 rows starting at a row of padTop's parity, column parity, column).
+        let rowStrips = (g.inHeight + g.padTop % 2 + Self.depthwiseRowsPerThread - 1) / Self.depthwiseRowsPerThread
+        let strideTwoItems = g.n * g.inChannels * rowStrips * 2 * ((g.inWidth + 1) / 2)
+        if stride == 2 && strideTwoItems < Int(Int32.max) {
+            guard strideTwoItems > 0 else { return }
+            try launchElementwise(.depthwise, "ck_dw3x3_backward_input_s2", count: strideTwoItems,
                                   [.storage(gradOutput), .storage(weight), .storage(gradInput), g.algorithmKernelArgument])
             return
         }

@@ -200,6 +200,70 @@ extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_backward_input_s1(
                         (int)g.w, 2 - (int)g.pt, 2 - (int)g.pl, (int)(g.co / g.c), 1);
 }
 
+// Input gradient, 3×3, stride 2. Input (ih, iw) is read by the taps with ih + padT − kh and
+// iw + padL − kw even: with c = ⌊(iw + padL) / 2⌋, an even iw + padL by kw = 0 (output column c)
+// and kw = 2 (c − 1), an odd one by kw = 1 (c). A thread owns one input column and DW_ROWS input
+// rows ih0 … ih0 + 7, ih0 + padT even, so row j of its strip meets output row ⌊(ih0 + padT)/2⌋ − 1
+// + r through tap kh = j + 2 − 2r: it walks the 5 output rows once, two loads each. Threads run
+// over (plane, row strip, column parity, column), columns fastest: a warp shares its taps and
+// reads consecutive output columns. Taps outside the output are skipped, not multiplied by zero.
+extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_backward_input_s2(
+    const float* __restrict__ dy, const float* __restrict__ weight, float* __restrict__ dx, DwGeometry g) {
+    const int C = (int)g.c, H = (int)g.h, W = (int)g.w, OH = (int)g.oh, OW = (int)g.ow;
+    const int padT = (int)g.pt, padL = (int)g.pl, fan = (int)(g.co / g.c);
+    const int shift = padT & 1;  // ih0 = DW_ROWS·strip − shift
+    const int rowBlocks = (H + shift + DW_ROWS - 1) / DW_ROWS, halfW = (W + 1) / 2;
+    const int items = (int)g.n * C * rowBlocks * 2 * halfW;
+    for (int item = blockIdx.x * blockDim.x + threadIdx.x; item < items; item += blockDim.x * gridDim.x) {
+        const int k = item % halfW;
+        int t = item / halfW;
+        const int parity = t % 2;  // of iw + padL
+        t /= 2;
+        const int rb = t % rowBlocks, plane = t / rowBlocks;
+        const int iw = 2 * k + ((parity + padL) & 1);
+        if (iw >= W) continue;
+        const int ch = plane % C, image = plane / C;
+        const int ih0 = rb * DW_ROWS - shift, ohBase = (ih0 + padT) / 2 - 1;
+        const int c = (iw + padL - parity) / 2;
+        const bool centreOk = c < OW, leftOk = parity == 0 && c >= 1 && c - 1 < OW;
+        float acc[DW_ROWS];
+#pragma unroll
+        for (int j = 0; j < DW_ROWS; ++j) acc[j] = 0.0f;
+        for (int m = 0; m < fan; ++m) {
+            const int oc = ch * fan + m;
+            const float* plane0 = dy + (image * (int)g.co + oc) * OH * OW;
+            float w[9];
+#pragma unroll
+            for (int e = 0; e < 9; ++e) w[e] = __ldg(weight + oc * 9 + e);
+#pragma unroll
+            for (int r = 0; r < DW_ROWS / 2 + 1; ++r) {
+                const int oh = ohBase + r;
+                if ((unsigned)oh >= (unsigned)OH) continue;
+                const float* row = plane0 + oh * OW;
+                const float centre = centreOk ? __ldg(row + c) : 0.0f;
+                const float left = leftOk ? __ldg(row + c - 1) : 0.0f;
+#pragma unroll
+                for (int kh = 0; kh < 3; ++kh) {
+                    const int j = 2 * r + kh - 2;
+                    if (j < 0 || j >= DW_ROWS) continue;
+                    if (parity == 0) {
+                        if (centreOk) acc[j] += w[kh * 3] * centre;
+                        if (leftOk) acc[j] += w[kh * 3 + 2] * left;
+                    } else if (centreOk) {
+                        acc[j] += w[kh * 3 + 1] * centre;
+                    }
+                }
+            }
+        }
+        float* column = dx + (i64)plane * H * W + iw;
+#pragma unroll
+        for (int j = 0; j < DW_ROWS; ++j) {
+            const int ih = ih0 + j;
+            if ((unsigned)ih < (unsigned)H) column[ih * W] = acc[j];
+        }
+    }
+}
+
 // Weight gradient, 3×3, stride S: block (oc = blockIdx.x, chunk = blockIdx.y) of 256 threads covers
 // images [chunk·imagesPerChunk, …) of output channel oc; each thread walks column strips as above
 // and accumulates all 9 taps from one read of x and dy; the block then sums each tap in Float64
