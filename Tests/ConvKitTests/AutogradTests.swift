@@ -265,3 +265,35 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(try x.grad!.toArray(), [0, 16, 0, 32])
     }
 }
+
+/// A leaf's first gradient becomes its `.grad` without a copy only when nothing else holds it:
+/// these cases hand the same gradient (or its memory) to two places, and a second backward
+/// pass, which accumulates in place, must change neither the other leaf nor the caller's tensor.
+final class AutogradGradientOwnershipTests: XCTestCase {
+    func testSumGivesEachInputItsOwnGradient() throws {
+        let a = try Tensor([1, 2, 3], requiresGrad: true), b = try Tensor([4, 5, 6], requiresGrad: true)
+        let upstream = try Tensor([0.5, -1, 2])
+        for _ in 0..<2 { try (a + b).backward(gradient: upstream) }
+        XCTAssertFalse(a.grad!.storage === b.grad!.storage)
+        XCTAssertEqual(try a.grad!.toArray(), [1, -2, 4])
+        XCTAssertEqual(try b.grad!.toArray(), [1, -2, 4])
+        XCTAssertEqual(try upstream.toArray(), [0.5, -1, 2])
+    }
+
+    func testPassThroughGradientDoesNotAliasTheCallersTensor() throws {
+        let a = try Tensor([1, 2, 3, 4], shape: [2, 2], requiresGrad: true)
+        let upstream = try Tensor([1, 2, 3, 4])
+        for _ in 0..<2 { try a.reshape([4]).backward(gradient: upstream) }
+        XCTAssertFalse(a.grad!.storage === upstream.storage)
+        XCTAssertEqual(try a.grad!.toArray(), [2, 4, 6, 8])
+        XCTAssertEqual(try upstream.toArray(), [1, 2, 3, 4])
+    }
+
+    func testSameLeafTwiceAccumulatesBothPaths() throws {
+        let a = try Tensor([1, 2], requiresGrad: true)
+        try (a * a + a).backward(gradient: try Tensor([1, 1]))
+        XCTAssertEqual(try a.grad!.toArray(), [3, 5])
+        XCTAssertNil(a.grad!.gradFn)
+        XCTAssertFalse(a.grad!.requiresGrad)
+    }
+}

@@ -149,11 +149,11 @@ extension Autograd {
         }
         var grads: [ObjectIdentifier: Tensor] = [rootVertex.id: seed]
         for vertex in order.reversed() {
-            guard let grad = grads.removeValue(forKey: vertex.id) else { continue }
+            guard var grad = grads.removeValue(forKey: vertex.id) else { continue }
             let node: GradNode
             switch vertex {
             case .leaf(let leaf):
-                try accumulate(grad, into: leaf)
+                try accumulate(&grad, into: leaf)
                 continue
             case .node(let n):
                 node = n
@@ -177,10 +177,16 @@ extension Autograd {
         }
     }
 
-    /// Adds `grad` to a leaf's `.grad`, creating it on first use.
-    private static func accumulate(_ grad: Tensor, into leaf: Tensor) throws {
+    /// Adds `grad` to a leaf's `.grad`, creating it on first use. As PyTorch's AccumulateGrad, a
+    /// first gradient that nothing else references (neither the tensor nor its memory: not the
+    /// caller's seed, not a saved tensor, not a view of another gradient) becomes `.grad` itself;
+    /// any other is copied, so a later accumulation into `.grad` never writes someone else's memory.
+    private static func accumulate(_ grad: inout Tensor, into leaf: Tensor) throws {
         if let existing = leaf.grad {
             try backend(for: existing.device).accumulate(grad.storage, into: existing.storage, count: existing.count)
+        } else if isKnownUniquelyReferenced(&grad) && isKnownUniquelyReferenced(&grad.storage) && grad.gradFn == nil
+                    && !grad.requiresGrad {
+            leaf.grad = grad
         } else {
             leaf.grad = try copy(grad)
         }
