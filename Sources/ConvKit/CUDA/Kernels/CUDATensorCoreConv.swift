@@ -20,16 +20,15 @@ enum CUDATensorCoreTiling {
         return waste128 > waste64 + 32 ? 64 : 128
     }
 
-    /// Bytes of dynamic shared memory of a block with `columns` channels; 3xTF32 (`split`) keeps
-    /// each tile's small halves beside it.
-    static func sharedBytes(columns: Int, split: Bool) -> Int {
-        (split ? 2 : 1) * stages * depth * ((rows + padding) + (columns + padding)) * 4
+    /// Bytes of dynamic shared memory of a block with `columns` channels.
+    static func sharedBytes(columns: Int) -> Int {
+        stages * depth * ((rows + padding) + (columns + padding)) * 4
     }
 
     /// Bytes of dynamic shared memory of a weight-gradient block with `columns` channels: its
-    /// [row][pixel] tiles have rows of `depth + 4` floats (twice as many bytes for 3xTF32).
-    static func weightSharedBytes(columns: Int, split: Bool) -> Int {
-        (split ? 2 : 1) * stages * (rows + columns) * (depth + 4) * 4
+    /// [row][pixel] tiles have rows of `depth + 4` floats.
+    static func weightSharedBytes(columns: Int) -> Int {
+        stages * (rows + columns) * (depth + 4) * 4
     }
 
     /// Blocks the weight gradient aims for when it splits its reduction over the pixels (fixed,
@@ -119,7 +118,7 @@ extension CUDABackend {
         let count = g.outChannels * taps
         let kernel = "ck_tc_conv_weight_\(allowTF32 ? "tf32" : "3xtf32")_n\(columns)"
         let shape = LaunchShape(grid: (rowTiles, g.groups * columnTiles, splits), block: (2 * columns, 1, 1),
-                                sharedBytes: T.weightSharedBytes(columns: columns, split: !allowTF32))
+                                sharedBytes: T.weightSharedBytes(columns: columns))
         if splits == 1 {
             try launch(.tensorCore, kernel, shape,
                        [.storage(gradOutput), .storage(input), .storage(table), .storage(gradWeight),
@@ -165,7 +164,7 @@ extension CUDABackend {
         let pixels = d.n * d.outHeight * d.outWidth
         let kernel = "ck_tc_conv_\(allowTF32 ? "tf32" : "3xtf32")_n\(columns)"
         let shape = LaunchShape(grid: ((pixels + T.rows - 1) / T.rows, d.groups * nPad / columns, 1),
-                                block: (2 * columns, 1, 1), sharedBytes: T.sharedBytes(columns: columns, split: !allowTF32))
+                                block: (2 * columns, 1, 1), sharedBytes: T.sharedBytes(columns: columns))
         try launch(.tensorCore, kernel, shape,
                    [.storage(input), .storage(packed), .storage(table), .storage(output), d.algorithmKernelArgument,
                     .int(kPad), .int(nPad)])

@@ -11,10 +11,7 @@
 //
 // Tiling: 128 pixels × BN channels (BN = 64 or 128) × 32-deep slices, 3-stage cp.async pipeline,
 // warps of 64×32 (4 × 4 mma tiles), smem rows padded by 8 floats so every fragment load and
-// every cp.async store is free of bank conflicts. Each thread converts the elements it copied
-// into a stage to TF32 once (`tc_convert`) before the stage's barrier, so the fragment loads
-// feed the mma directly; 3xTF32 keeps each tile's small halves beside it (twice the shared
-// memory). The TF32 forward kernels fit 128 registers: two blocks per multiprocessor.
+// every cp.async store is free of bank conflicts.
 //
 // Precision: `ck_tc_conv_tf32_*` rounds both operands to TF32 (cvt.rna) and multiplies once.
 // `ck_tc_conv_3xtf32_*` splits each operand a = big + small (big = tf32(a), small = tf32(a − big))
@@ -116,96 +113,65 @@ static __device__ __forceinline__ void tc_mma(float (&d)[4], const unsigned (&a)
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// The operand tiles of one stage hold TF32 values once `tc_convert` has run over them: with
-// SPLIT, the big halves in place and the small halves `smallOffset` floats further on.
-// Each thread converts the elements it copied itself (visible to it once cp.async.wait_group
-// returns), so every element is converted once rather than once per warp that reads it.
-template <bool SPLIT>
-static __device__ __forceinline__ void tc_convert(float* element, int smallOffset) {
-    const float x = *element;
-    if (SPLIT) {
-        unsigned big, small;
-        tc_split(x, big, small);
-        element[0] = __uint_as_float(big);
-        element[smallOffset] = __uint_as_float(small);
-    } else {
-        element[0] = __uint_as_float(tc_tf32(x));
-    }
-}
-
-// acc += the 32-deep slice product of the warp's 64×32 tile, from converted tiles (`tc_convert`;
-// the small halves at +aSmall and +bSmall floats). K_MAJOR: the forward layout,
+// acc += the 32-deep slice product of the warp's 64×32 tile. K_MAJOR: the forward layout,
 // as[k·(128+8) + m] and bs[k·(BN+8) + n]; otherwise the weight gradient's, as[m·36 + k] and
-// bs[n·36 + k]. With SPLIT the slice's sum starts from zero and is added to acc with
-// round-to-nearest fp32 adds: the tensor cores' own accumulation truncates, which over a long K
-// drifts toward zero by more than fp32's tolerance (for TF32's it does not matter, and the
-// accumulators go straight into acc, half the registers).
+// bs[n·36 + k]. The slice's sum starts from zero and is added to acc with round-to-nearest fp32
+// adds: the tensor cores' own accumulation truncates, which over a long K drifts toward zero.
 template <int BN, bool SPLIT, bool K_MAJOR>
-static __device__ __forceinline__ void tc_multiply_slice(const float* as, const float* bs, int aSmall, int bSmall,
-                                                         int wm, int wn, int lane, float (&acc)[4][4][4]) {
+static __device__ __forceinline__ void tc_multiply_slice(const float* as, const float* bs, int wm, int wn, int lane,
+                                                         float (&acc)[4][4][4]) {
     constexpr int LDB = BN + TC_PAD;
     const int gq = lane >> 2, tq = lane & 3;
-    auto aAt = [&](int k, int m) { return __float_as_uint(K_MAJOR ? as[k * TC_LDA + m] : as[m * TC_LDK + k]); };
-    auto bAt = [&](int k, int n) { return __float_as_uint(K_MAJOR ? bs[k * LDB + n] : bs[n * TC_LDK + k]); };
-    auto aSmallAt = [&](int k, int m) {
-        return __float_as_uint(K_MAJOR ? as[aSmall + k * TC_LDA + m] : as[aSmall + m * TC_LDK + k]);
-    };
-    auto bSmallAt = [&](int k, int n) {
-        return __float_as_uint(K_MAJOR ? bs[bSmall + k * LDB + n] : bs[bSmall + n * TC_LDK + k]);
-    };
-    float part[SPLIT ? 4 : 1][SPLIT ? 4 : 1][4];
-    if (SPLIT) {
+    auto aAt = [&](int k, int m) { return K_MAJOR ? as[k * TC_LDA + m] : as[m * TC_LDK + k]; };
+    auto bAt = [&](int k, int n) { return K_MAJOR ? bs[k * LDB + n] : bs[n * TC_LDK + k]; };
+    float part[4][4][4];
 #pragma unroll
-        for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 4; ++i)
 #pragma unroll
-            for (int j = 0; j < 4; ++j)
+        for (int j = 0; j < 4; ++j)
 #pragma unroll
-                for (int r = 0; r < 4; ++r) part[i][j][r] = 0.0f;
-    }
+            for (int r = 0; r < 4; ++r) part[i][j][r] = 0.0f;
 #pragma unroll
     for (int ks = 0; ks < TC_BK; ks += 8) {
-        unsigned bBig[4][2], bSml[4][2];
+        unsigned bBig[4][2], bSmall[4][2];
 #pragma unroll
         for (int ni = 0; ni < 4; ++ni) {
             const int n = wn + ni * 8 + gq;
-            bBig[ni][0] = bAt(ks + tq, n);
-            bBig[ni][1] = bAt(ks + tq + 4, n);
+            const float b0 = bAt(ks + tq, n), b1 = bAt(ks + tq + 4, n);
             if (SPLIT) {
-                bSml[ni][0] = bSmallAt(ks + tq, n);
-                bSml[ni][1] = bSmallAt(ks + tq + 4, n);
+                tc_split(b0, bBig[ni][0], bSmall[ni][0]);
+                tc_split(b1, bBig[ni][1], bSmall[ni][1]);
+            } else {
+                bBig[ni][0] = tc_tf32(b0);
+                bBig[ni][1] = tc_tf32(b1);
             }
         }
 #pragma unroll
         for (int mi = 0; mi < 4; ++mi) {
             const int m = wm + mi * 16 + gq;
-            const unsigned aBig[4] = {aAt(ks + tq, m), aAt(ks + tq, m + 8), aAt(ks + tq + 4, m), aAt(ks + tq + 4, m + 8)};
-            unsigned aSml[4];
-            if (SPLIT) {
-                aSml[0] = aSmallAt(ks + tq, m);
-                aSml[1] = aSmallAt(ks + tq, m + 8);
-                aSml[2] = aSmallAt(ks + tq + 4, m);
-                aSml[3] = aSmallAt(ks + tq + 4, m + 8);
+            const float a[4] = {aAt(ks + tq, m), aAt(ks + tq, m + 8), aAt(ks + tq + 4, m), aAt(ks + tq + 4, m + 8)};
+            unsigned aBig[4], aSmall[4];
+#pragma unroll
+            for (int r = 0; r < 4; ++r) {
+                if (SPLIT) tc_split(a[r], aBig[r], aSmall[r]);
+                else aBig[r] = tc_tf32(a[r]);
             }
 #pragma unroll
             for (int ni = 0; ni < 4; ++ni) {
                 if (SPLIT) {
-                    tc_mma(part[mi][ni], aSml, bBig[ni]);
-                    tc_mma(part[mi][ni], aBig, bSml[ni]);
-                    tc_mma(part[mi][ni], aBig, bBig[ni]);
-                } else {
-                    tc_mma(acc[mi][ni], aBig, bBig[ni]);
+                    tc_mma(part[mi][ni], aSmall, bBig[ni]);
+                    tc_mma(part[mi][ni], aBig, bSmall[ni]);
                 }
+                tc_mma(part[mi][ni], aBig, bBig[ni]);
             }
         }
     }
-    if (SPLIT) {
 #pragma unroll
-        for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 4; ++i)
 #pragma unroll
-            for (int j = 0; j < 4; ++j)
+        for (int j = 0; j < 4; ++j)
 #pragma unroll
-                for (int r = 0; r < 4; ++r) acc[i][j][r] += part[i][j][r];
-    }
+            for (int r = 0; r < 4; ++r) acc[i][j][r] += part[i][j][r];
 }
 
 // One block: output tile of pixels [m0, m0 + 128) × channels [n0, n0 + BN) of group `group`.
@@ -215,9 +181,7 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
                                                int kPad, int nPad) {
     constexpr int THREADS = BN * 2;  // warps of 64×32: 2 along M, BN/32 along N
     constexpr int LDB = BN + TC_PAD;
-    // With SPLIT each stage's tile is followed by its small halves (A_SMALL, B_SMALL floats on).
-    constexpr int A_SMALL = TC_BK * TC_LDA, B_SMALL = TC_BK * LDB;
-    constexpr int A_STAGE = (SPLIT ? 2 : 1) * A_SMALL, B_STAGE = (SPLIT ? 2 : 1) * B_SMALL;
+    constexpr int A_STAGE = TC_BK * TC_LDA, B_STAGE = TC_BK * LDB;
     extern __shared__ __align__(16) float tc_smem[];
     float* As = tc_smem;
     float* Bs = tc_smem + TC_STAGES * A_STAGE;
@@ -263,20 +227,6 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
             tc_copy16(bs + row * LDB + bColumn, wpGroup + (i64)(k0 + row) * nPad);
         }
     };
-    // The elements this thread copied into `stage`, converted (tc_convert).
-    auto convertStage = [&](int stage) {
-        float* as = As + stage * A_STAGE;
-#pragma unroll 8
-        for (int j = 0; j < TC_BK * TC_BM / THREADS; ++j)
-            tc_convert<SPLIT>(as + (tid / TC_BM + j * (THREADS / TC_BM)) * TC_LDA + am, A_SMALL);
-        float* bs = Bs + stage * B_STAGE;
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            float* chunk = bs + (bRow + j * (THREADS / (BN / 4))) * LDB + bColumn;
-#pragma unroll
-            for (int e = 0; e < 4; ++e) tc_convert<SPLIT>(chunk + e, B_SMALL);
-        }
-    };
 
     const int wm = (warp & 1) * 64, wn = (warp >> 1) * 32;
     const int gq = lane >> 2, tq = lane & 3;
@@ -296,14 +246,13 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
     }
     for (int kt = 0; kt < kTiles; ++kt) {
         tc_wait<TC_STAGES - 2>();
-        convertStage(kt % TC_STAGES);
         __syncthreads();
         const int next = kt + TC_STAGES - 1;
         if (next < kTiles) loadStage(next % TC_STAGES, next);
         tc_commit();
 
-        tc_multiply_slice<BN, SPLIT, true>(As + (kt % TC_STAGES) * A_STAGE, Bs + (kt % TC_STAGES) * B_STAGE, A_SMALL,
-                                           B_SMALL, wm, wn, lane, acc);
+        tc_multiply_slice<BN, SPLIT, true>(As + (kt % TC_STAGES) * A_STAGE, Bs + (kt % TC_STAGES) * B_STAGE, wm, wn,
+                                           lane, acc);
     }
     tc_wait<0>();
 
@@ -329,9 +278,9 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
 }
 
 // Grid: x over 128-pixel tiles, y over (group, BN-channel tile); block 2·BN threads; dynamic
-// shared memory TC_STAGES · 32 · ((128 + 8) + (BN + 8)) floats, twice that for 3xTF32.
+// shared memory TC_STAGES · 32 · ((128 + 8) + (BN + 8)) floats.
 #define TC_KERNEL(name, BN, SPLIT)                                                                                   \
-    extern "C" __global__ void __launch_bounds__(BN * 2, SPLIT ? 1 : 2)                                              \
+    extern "C" __global__ void __launch_bounds__(BN * 2, 1)                                                          \
         name(const float* __restrict__ x, const float* __restrict__ wp, const int4* __restrict__ table,             \
              float* __restrict__ y, TcGeometry g, i64 kPad, i64 nPad) {                                              \
         tc_conv<BN, SPLIT>(x, wp, table, y, g, (int)kPad, (int)nPad);                                                \
@@ -354,9 +303,7 @@ static __device__ __forceinline__ void tc_conv_weight(const float* __restrict__ 
                                                       const int4* __restrict__ table, float* __restrict__ out,
                                                       const TcGeometry& g, int chunk, i64 splitStride) {
     constexpr int THREADS = BN * 2, WARPS = THREADS / 32;
-    // With SPLIT each stage's tile is followed by its small halves (A_SMALL, B_SMALL floats on).
-    constexpr int A_SMALL = TC_BM * TC_LDK, B_SMALL = BN * TC_LDK;
-    constexpr int A_STAGE = (SPLIT ? 2 : 1) * A_SMALL, B_STAGE = (SPLIT ? 2 : 1) * B_SMALL;
+    constexpr int A_STAGE = TC_BM * TC_LDK, B_STAGE = BN * TC_LDK;
     extern __shared__ __align__(16) float tc_smem[];
     float* As = tc_smem;
     float* Bs = tc_smem + TC_STAGES * A_STAGE;
@@ -403,15 +350,6 @@ static __device__ __forceinline__ void tc_conv_weight(const float* __restrict__ 
             tc_copy4(bs + row * TC_LDK + lane, valid ? dyPixel + (i64)row * ohw : dy, valid);
         }
     };
-    // The elements this thread copied into `stage`, converted (tc_convert).
-    auto convertStage = [&](int stage) {
-        float* as = As + stage * A_STAGE + warp * TC_LDK + lane;
-#pragma unroll 8
-        for (int j = 0; j < TC_BM / WARPS; ++j) tc_convert<SPLIT>(as + j * WARPS * TC_LDK, A_SMALL);
-        float* bs = Bs + stage * B_STAGE + warp * TC_LDK + lane;
-#pragma unroll
-        for (int j = 0; j < BN / WARPS; ++j) tc_convert<SPLIT>(bs + j * WARPS * TC_LDK, B_SMALL);
-    };
 
     const int wm = (warp & 1) * 64, wn = (warp >> 1) * 32;
     const int gq = lane >> 2, tq = lane & 3;
@@ -431,13 +369,12 @@ static __device__ __forceinline__ void tc_conv_weight(const float* __restrict__ 
     }
     for (int st = 0; st < slices; ++st) {
         tc_wait<TC_STAGES - 2>();
-        convertStage(st % TC_STAGES);
         __syncthreads();
         const int next = st + TC_STAGES - 1;
         if (next < slices) loadStage(next % TC_STAGES, p0 + next * TC_BK);
         tc_commit();
-        tc_multiply_slice<BN, SPLIT, false>(As + (st % TC_STAGES) * A_STAGE, Bs + (st % TC_STAGES) * B_STAGE, A_SMALL,
-                                            B_SMALL, wm, wn, lane, acc);
+        tc_multiply_slice<BN, SPLIT, false>(As + (st % TC_STAGES) * A_STAGE, Bs + (st % TC_STAGES) * B_STAGE, wm, wn,
+                                            lane, acc);
     }
     tc_wait<0>();
 
@@ -462,7 +399,7 @@ static __device__ __forceinline__ void tc_conv_weight(const float* __restrict__ 
 }
 
 // Grid: x over 128-tap tiles, y over (group, BN-channel tile), z over splits; block 2·BN threads;
-// dynamic shared memory TC_STAGES · (128 + BN) · 36 floats, twice that for 3xTF32.
+// dynamic shared memory TC_STAGES · (128 + BN) · 36 floats.
 #define TC_WEIGHT_KERNEL(name, BN, SPLIT)                                                                            \
     extern "C" __global__ void __launch_bounds__(BN * 2, 1)                                                          \
         name(const float* __restrict__ dy, const float* __restrict__ x, const int4* __restrict__ table,             \
