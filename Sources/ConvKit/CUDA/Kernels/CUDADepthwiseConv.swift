@@ -54,14 +54,16 @@ extension CUDABackend {
                                   [.storage(gradOutput), .storage(weight), .storage(gradInput), g.algorithmKernelArgument])
             return
         }
-        // Stride 2: (plane, strip of 8 rows starting at a row of padTop's parity, column parity, column).
-        let rowStrips = (g.inHeight + g.padTop % 2 + Self.depthwiseRowsPerThread - 1) / Self.depthwiseRowsPerThread
-        let strideTwoItems = g.n * g.inChannels * rowStrips * 2 * ((g.inWidth + 1) / 2)
-        if stride == 2 && strideTwoItems < Int(Int32.max) {
-            guard strideTwoItems > 0 else { return }
-            try launchElementwise(.depthwise, "ck_dw3x3_backward_input_s2", count: strideTwoItems,
-                                  [.storage(gradOutput), .storage(weight), .storage(gradInput), g.algorithmKernelArgument])
-            return
+        if stride == 2 {
+            // (plane, strip of 8 rows starting at a row of padTop's parity, column parity, column).
+            let rowStrips = (g.inHeight + g.padTop % 2 + Self.depthwiseRowsPerThread - 1) / Self.depthwiseRowsPerThread
+            let items = g.n * g.inChannels * rowStrips * 2 * ((g.inWidth + 1) / 2)
+            if items < Int(Int32.max) {
+                guard items > 0 else { return }
+                try launchElementwise(.depthwise, "ck_dw3x3_backward_input_s2", count: items,
+                                      [.storage(gradOutput), .storage(weight), .storage(gradInput), g.algorithmKernelArgument])
+                return
+            }
         }
         try launchElementwise(.depthwise, "ck_dw_backward_input", count: g.n * g.inChannels * g.inHeight * g.inWidth,
                               [.storage(gradOutput), .storage(weight), .storage(gradInput), g.algorithmKernelArgument])

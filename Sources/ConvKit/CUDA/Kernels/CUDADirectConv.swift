@@ -33,15 +33,18 @@ extension CUDABackend {
     /// Output channels whose weights a block of the few-channel input gradient stages at once
     /// (at most; fewer when the kernel is large).
     static let fewChannelsWeightChunk = 16
+    /// Bytes of shared memory the few-channel input gradient stages its weights in (the default
+    /// limit of a block, so it needs no opt-in).
+    static let fewChannelsWeightBytes = 48 * 1024
 
     /// Whether `fewChannelsConvBackwardInput` computes the input gradient of `g`: one group of
     /// 1-4 input channels, a stride above 1, dilation 1, at most 4 column taps per stride phase
-    /// (kW ≤ 4·strideW), one output channel's weights in 48 KiB, and sizes in 32-bit integers.
+    /// (kW ≤ 4·strideW), one output channel's weights in `fewChannelsWeightBytes`, and sizes in 32-bit integers.
     static func fewChannelsBackwardInputSupports(_ g: Conv2dGeometry) -> Bool {
         let sizes = [g.inHeight, g.inWidth, g.outHeight, g.outWidth, g.outChannels, g.padTop, g.padLeft]
         return g.groups == 1 && (1...4).contains(g.inChannels) && (g.strideH > 1 || g.strideW > 1)
             && g.dilationH == 1 && g.dilationW == 1 && g.padTop >= 0 && g.padLeft >= 0
-            && g.kernelWidth <= 4 * g.strideW && g.kernelHeight * g.kernelWidth * 16 <= 48 * 1024
+            && g.kernelWidth <= 4 * g.strideW && g.kernelHeight * g.kernelWidth * 16 <= fewChannelsWeightBytes
             && sizes.allSatisfy { $0 < 1 << 28 } && fewChannelsThreads(g) / 256 < Int(Int32.max)
     }
 
@@ -60,7 +63,7 @@ extension CUDABackend {
     func fewChannelsConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
         precondition(Self.fewChannelsBackwardInputSupports(g), "fewChannelsConvBackwardInput: unsupported geometry \(g)")
         let taps = g.kernelHeight * g.kernelWidth
-        let chunk = min(Self.fewChannelsWeightChunk, g.outChannels, 48 * 1024 / (16 * taps))
+        let chunk = min(Self.fewChannelsWeightChunk, g.outChannels, Self.fewChannelsWeightBytes / (16 * taps))
         let threads = Self.fewChannelsThreads(g)
         try launch(.convolution, "ck_conv_dgrad_few_channels_c\(g.inChannels)",
                    LaunchShape(grid: (threads + 255) / 256, block: 256, sharedBytes: chunk * taps * 16),

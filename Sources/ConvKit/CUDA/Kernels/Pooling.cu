@@ -269,7 +269,12 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
 // so every input cell is written once, without atomics. A block takes `bandRows` input rows of a
 // plane; the candidate window ranges of every column and of the band's rows come from small
 // shared tables, so the per-cell work has no division (with dilation 1).
-extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact(
+// TWO_CANDIDATES (dilation 1, at most two candidate windows per dimension: span ≤ 2·stride, as
+// k3 s2 and k2 s2): fixed 2 × 2 candidate loops whose loads do not wait on the comparison, so
+// several rows' loads are in flight; a window whose argmax is elsewhere adds +0 (which can turn a
+// −0 sum into +0, nothing else).
+template <bool TWO_CANDIDATES>
+static __device__ __forceinline__ void ck_pool_max2d_backward_compact_band(
     const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes,
     i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64, i64 pW64,
     i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
@@ -297,6 +302,7 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact
         __syncthreads();
         if (r0 >= rowsPerPass) continue;
         const i64 outPlane = plane * outH;
+#pragma unroll(TWO_CANDIDATES ? 4 : 1)
         for (int r = r0; r < ih1 - ih0; r += rowsPerPass) {
             const int ih = ih0 + r;
             const int2 rows = rowRange[r];
@@ -304,20 +310,37 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact
             for (int iw = c0; iw < inW; iw += cols) {
                 const int2 columns = colRange[iw];
                 float sum = 0.0f;
-                for (int oh = rows.x; oh <= rows.y; ++oh) {
-                    int th = ih + pH - oh * sH;
-                    if (dH != 1) {
-                        if (th % dH != 0) continue;
-                        th /= dH;
-                    }
-                    const i64 rowBase = (outPlane + oh) * outW;
-                    for (int ow = columns.x; ow <= columns.y; ++ow) {
-                        int tw = iw + pW - ow * sW;
-                        if (dW != 1) {
-                            if (tw % dW != 0) continue;
-                            tw /= dW;
+                if (TWO_CANDIDATES) {
+#pragma unroll
+                    for (int i = 0; i < 2; ++i) {
+                        const int oh = rows.x + i, th = ih + pH - oh * sH;
+                        const i64 rowBase = (outPlane + oh) * outW;
+#pragma unroll
+                        for (int j = 0; j < 2; ++j) {
+                            const int ow = columns.x + j;
+                            if (oh <= rows.y && ow <= columns.y) {
+                                const unsigned char tap = argmax[rowBase + ow];
+                                const float g = dy[rowBase + ow];
+                                sum += tap == th * kW + iw + pW - ow * sW ? g : 0.0f;
+                            }
                         }
-                        if (argmax[rowBase + ow] == th * kW + tw) sum += dy[rowBase + ow];
+                    }
+                } else {
+                    for (int oh = rows.x; oh <= rows.y; ++oh) {
+                        int th = ih + pH - oh * sH;
+                        if (dH != 1) {
+                            if (th % dH != 0) continue;
+                            th /= dH;
+                        }
+                        const i64 rowBase = (outPlane + oh) * outW;
+                        for (int ow = columns.x; ow <= columns.y; ++ow) {
+                            int tw = iw + pW - ow * sW;
+                            if (dW != 1) {
+                                if (tw % dW != 0) continue;
+                                tw /= dW;
+                            }
+                            if (argmax[rowBase + ow] == th * kW + tw) sum += dy[rowBase + ow];
+                        }
                     }
                 }
                 dxRow[iw] = sum;
@@ -326,70 +349,16 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact
     }
 }
 
-// ck_pool_max2d_backward_compact for dilation 1 and at most two candidate windows per dimension
-// (span ≤ 2·stride: k3 s2, k2 s2, …): fixed candidate loops, so loads of several rows are in flight.
-// As there: dx[cell] = Σ dy[o] over the windows o that contain the cell
-// and whose winning tap is the cell, rows then columns ascending (ck_pool_max2d_backward's order),
-// so every input cell is written once, without atomics. A block takes `bandRows` input rows of a
-// plane; the candidate window ranges of every column and of the band's rows come from small
-// shared tables, so the per-cell work has no division (with dilation 1).
-extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact2(
-    const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes,
-    i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64, i64 pW64,
-    i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
-    extern __shared__ int2 ck_pool_ranges[];
-    const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
-    const int kH = (int)kH64, kW = (int)kW64, sH = (int)sH64, sW = (int)sW64, pH = (int)pH64, pW = (int)pW64;
-    const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
-    int2* colRange = ck_pool_ranges;          // [inW]: the windows ow whose columns may hold iw
-    int2* rowRange = ck_pool_ranges + inW;    // [bandRows]: likewise for the band's rows
-    for (int iw = threadIdx.x; iw < inW; iw += blockDim.x) {
-        colRange[iw] = make_int2((int)max((i64)0, ck_pool_ceil_div(iw + pW - (i64)(kW - 1) * dW, sW)),
-                                 min(outW - 1, (iw + pW) / sW));
+#define CK_POOL_MAX2D_BACKWARD_COMPACT(name, TWO_CANDIDATES)                                                       \
+    extern "C" __global__ void __launch_bounds__(256) name(                                                        \
+        const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes, \
+        i64 inH, i64 inW, i64 outH, i64 outW, i64 kH, i64 kW, i64 sH, i64 sW, i64 pH, i64 pW, i64 dH, i64 dW,      \
+        i64 bandRows, i64 bands) {                                                                                  \
+        ck_pool_max2d_backward_compact_band<TWO_CANDIDATES>(dy, argmax, dx, planes, inH, inW, outH, outW, kH, kW,  \
+                                                            sH, sW, pH, pW, dH, dW, bandRows, bands);              \
     }
-    const int cols = min(inW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
-    const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
-    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
-        const i64 plane = b / bands;
-        const int ih0 = (int)(b - plane * bands) * bandRows, ih1 = min(ih0 + bandRows, inH);
-        __syncthreads();  // the previous band's readers are done
-        for (int r = threadIdx.x; r < ih1 - ih0; r += blockDim.x) {
-            const int ih = ih0 + r;
-            rowRange[r] = make_int2((int)max((i64)0, ck_pool_ceil_div(ih + pH - (i64)(kH - 1) * dH, sH)),
-                                    min(outH - 1, (ih + pH) / sH));
-        }
-        __syncthreads();
-        if (r0 >= rowsPerPass) continue;
-        const i64 outPlane = plane * outH;
-#pragma unroll 4
-        for (int r = r0; r < ih1 - ih0; r += rowsPerPass) {
-            const int ih = ih0 + r;
-            const int2 rows = rowRange[r];
-            float* dxRow = dx + (plane * inH + ih) * inW;
-            for (int iw = c0; iw < inW; iw += cols) {
-                const int2 columns = colRange[iw];
-                float sum = 0.0f;
-#pragma unroll
-                for (int i = 0; i < 2; ++i) {
-                    const int oh = rows.x + i, th = ih + pH - oh * sH;
-                    const i64 rowBase = (outPlane + oh) * outW;
-#pragma unroll
-                    for (int j = 0; j < 2; ++j) {
-                        const int ow = columns.x + j;
-                        if (oh <= rows.y && ow <= columns.y) {
-                            // Both loads unconditional, so the rows' loads overlap; adding +0 for
-                            // a window whose argmax is elsewhere leaves the sum's bits unchanged.
-                            const unsigned char tap = argmax[rowBase + ow];
-                            const float g = dy[rowBase + ow];
-                            sum += tap == th * kW + iw + pW - ow * sW ? g : 0.0f;
-                        }
-                    }
-                }
-                dxRow[iw] = sum;
-            }
-        }
-    }
-}
+CK_POOL_MAX2D_BACKWARD_COMPACT(ck_pool_max2d_backward_compact, false)
+CK_POOL_MAX2D_BACKWARD_COMPACT(ck_pool_max2d_backward_compact2, true)
 
 // ---------------------------------------------------------------------------------------------
 // Average pooling (dilation 1). A window's clipped bounds and divisor as CPUBackend.AvgWindows:
