@@ -214,6 +214,12 @@ final class BadInputTests: XCTestCase {
         add("conv2d depthwise algorithm with groups 1", ["depthwise", "groups"]) {
             _ = try conv2d(x(), zeros([2, 3, 3, 3]), algorithm: .depthwise)
         }
+        add("conv2d winograd algorithm with a 5×5 kernel", ["winograd", "3×3", "kernel 5×5"]) {
+            _ = try conv2d(x(), zeros([2, 3, 5, 5]), padding: 2, algorithm: .winograd)
+        }
+        add("conv2d winograd algorithm with stride 2", ["winograd", "stride (2, 2)"]) {
+            _ = try conv2d(x(), zeros([2, 3, 3, 3]), stride: 2, algorithm: .winograd)
+        }
         add("conv2d huge stride", ["stride", "too large"]) { _ = try conv2d(x(), zeros([2, 3, 3, 3]), stride: Size2d(1 << 40)) }
         add("conv2d huge padding", ["padding", "too large"]) { _ = try conv2d(x(), zeros([2, 3, 3, 3]), padding: .explicit(Size2d(Int.max))) }
         add("conv2d huge dilation", ["dilation", "too large"]) { _ = try conv2d(x(), zeros([2, 3, 3, 3]), dilation: Size2d(Int.max)) }

@@ -76,9 +76,16 @@ func runConv(_ c: ConvCase, _ ops: ConvOperands, algorithm: ConvAlgorithm, paddi
                        gradWeight: try ops.w.grad!.toArray(), gradBias: try ops.b?.grad!.toArray())
 }
 
-/// Every algorithm that can run `c` (`.depthwise` only for depthwise layers).
+/// Every algorithm that can run `c` (`.depthwise` only for depthwise layers, `.winograd` only
+/// for 3×3 stride-1 undilated ungrouped ones).
 func algorithms(for c: ConvCase) -> [ConvAlgorithm] {
-    ConvAlgorithm.allCases.filter { $0 != .depthwise || c.groups == c.channels }
+    ConvAlgorithm.allCases.filter { algorithm in
+        switch algorithm {
+        case .depthwise: return c.groups == c.channels
+        case .winograd: return (try? c.geometry).map(WinogradTiling.supports) ?? false
+        default: return true
+        }
+    }
 }
 
 final class Conv2dTests: XCTestCase {

@@ -73,6 +73,12 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         backwardInput: { ImplicitGEMMConv.backwardInput(gradOutput: $0, weight: $1, gradInput: $2, geometry: $3) },
         backwardWeight: { ImplicitGEMMConv.backwardWeight(gradOutput: $0, input: $1, gradWeight: $2, geometry: $3) })
 
+    private static let winograd = Algorithm(
+        name: "winograd",
+        forward: { WinogradConv.forward(input: $0, weight: $1, output: $2, geometry: $3) },
+        backwardInput: { WinogradConv.backwardInput(gradOutput: $0, weight: $1, gradInput: $2, geometry: $3) },
+        backwardWeight: { WinogradConv.backwardWeight(gradOutput: $0, input: $1, gradWeight: $2, geometry: $3) })
+
     /// Runs `kernel(a, b, out)` on an output pre-filled with NaN, so a value it fails to
     /// overwrite fails the comparison.
     private static func run(_ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Conv2dGeometry) -> Void,
@@ -185,6 +191,53 @@ final class ConvAlgorithmKernelTests: XCTestCase {
     func testImplicitGEMMMatchesNaiveOnRandomGeometries() {
         var rng = TestRNG(seed: 72)
         for i in 0..<80 { check(Self.implicit, Case(Self.randomGeometry(&rng), seed: UInt64(2000 + i))) }
+    }
+
+    /// 3×3 stride-1 geometries for Winograd: odd and even sizes (partial tiles), planes smaller
+    /// than one tile, per-side padding from 0 to 3 (the input gradient's padding 2 − p is then
+    /// negative), one channel and many.
+    private static let winogradGeometries: [Conv2dGeometry] = [
+        geometry(n: 2, c: 3, h: 5, w: 7, out: 4, k: (3, 3), pad: (1, 1, 1, 1)),
+        geometry(n: 1, c: 1, h: 3, w: 3, out: 1, k: (3, 3)),                              // one output
+        geometry(n: 3, c: 2, h: 4, w: 6, out: 3, k: (3, 3)),                              // even, valid
+        geometry(n: 1, c: 4, h: 1, w: 2, out: 2, k: (3, 3), pad: (1, 1, 1, 1)),           // smaller than a tile
+        geometry(n: 2, c: 3, h: 6, w: 5, out: 5, k: (3, 3), pad: (0, 2, 1, 3)),           // asymmetric
+        geometry(n: 1, c: 2, h: 4, w: 4, out: 3, k: (3, 3), pad: (3, 3, 2, 0)),           // pad 3: negative in dX
+        geometry(n: 2, c: 17, h: 9, w: 10, out: 23, k: (3, 3), pad: (1, 1, 1, 1)),
+        geometry(n: 1, c: 40, h: 13, w: 13, out: 36, k: (3, 3), pad: (1, 1, 1, 1)),        // AlexNet's 13×13
+    ]
+
+    func testWinogradMatchesNaive() {
+        for (i, g) in Self.winogradGeometries.enumerated() {
+            XCTAssertTrue(WinogradTiling.supports(g), "\(g)")
+            check(Self.winograd, Case(g, seed: UInt64(300 + i)))
+        }
+        var rng = TestRNG(seed: 73)
+        for i in 0..<40 {
+            let pad = (rng.int(0...2), rng.int(0...2), rng.int(0...2), rng.int(0...2))
+            let g = Self.geometry(n: rng.int(1...3), c: rng.int(1...6), h: max(rng.int(1...9), 3 - pad.0 - pad.1),
+                                  w: max(rng.int(1...9), 3 - pad.2 - pad.3), out: rng.int(1...6), k: (3, 3), pad: pad)
+            check(Self.winograd, Case(g, seed: UInt64(3000 + i)))
+        }
+    }
+
+    /// A workspace budget of a few images' tiles: several chunks, the last one partial, and
+    /// the weight gradient accumulated across them.
+    func testWinogradChunksMatchNaive() {
+        let saved = WinogradTiling.workspaceBudget
+        defer { WinogradTiling.workspaceBudget = saved }
+        let g = Self.geometry(n: 7, c: 5, h: 7, w: 6, out: 4, k: (3, 3), pad: (1, 1, 1, 1))
+        WinogradTiling.workspaceBudget = 16 * (5 + 4) * WinogradTiling.tilesPerImage(g) * 3
+        XCTAssertEqual(WinogradTiling.imagesPerChunk(g), 3)
+        check(Self.winograd, Case(g, seed: 77))
+    }
+
+    func testWinogradSupportsOnlyItsGeometries() {
+        XCTAssertTrue(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3))))
+        XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 2))))
+        XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), stride: (1, 2))))
+        XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), dilation: (2, 1))))
+        XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), groups: 2)))
     }
 
     /// A transposed convolution's geometry has fewer output rows than its input would give

@@ -16,7 +16,7 @@ final class FixtureTests: XCTestCase {
         }
         var counts: [String: Int] = [:]
         for result in results { counts[result.op, default: 0] += 1 }
-        let conv2dAlgorithms = ConvAlgorithm.allCases.filter { $0 != .depthwise }
+        let conv2dAlgorithms = ConvAlgorithm.allCases.filter(\.runsEveryGeometry)
         for algorithm in conv2dAlgorithms {
             XCTAssertEqual(counts["fixture:conv2d[\(algorithm.rawValue)]"], 11, "conv2d cases with \(algorithm)")
         }

@@ -30,6 +30,7 @@ extension CPUBackend: ConvolutionKernels {
             case .depthwise: DepthwiseConv.forward(input: x, weight: w, output: y, geometry: g)
             case .sparseMatrix: SparseMatrixConv.forward(input: x, weight: w, output: y, geometry: g)
             case .implicitGEMM: ImplicitGEMMConv.forward(input: x, weight: w, output: y, geometry: g)
+            case .winograd: WinogradConv.forward(input: x, weight: w, output: y, geometry: g)
             case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
             }
         }
@@ -51,6 +52,7 @@ extension CPUBackend: ConvolutionKernels {
         case .depthwise: DepthwiseConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
         case .sparseMatrix: SparseMatrixConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
         case .implicitGEMM: ImplicitGEMMConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
+        case .winograd: WinogradConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }
     }
@@ -68,6 +70,7 @@ extension CPUBackend: ConvolutionKernels {
         case .depthwise: DepthwiseConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
         case .sparseMatrix: SparseMatrixConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
         case .implicitGEMM: ImplicitGEMMConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
+        case .winograd: WinogradConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }
     }
@@ -106,6 +109,9 @@ extension CPUBackend: ConvolutionKernels {
         if resolved == .depthwise && !DepthwiseConv.supports(g) {
             throw ConvKitError.invalidArgument(op: "conv2d", message:
                 "algorithm depthwise needs groups == input channels, got groups \(g.groups) with \(g.inChannels) input channels")
+        }
+        if resolved == .winograd && !WinogradTiling.supports(g) {
+            throw ConvKitError.unsupported(op: "conv2d", message: WinogradTiling.unsupportedReason(g))
         }
         return resolved
     }

@@ -129,7 +129,7 @@ public enum PyTorchFixtures {
             case let v: padding = .explicit(size2d(v))
             }
             let mode = PaddingMode(rawValue: args["padding_mode"] as? String ?? "zeros") ?? .zeros
-            return ConvAlgorithm.allCases.filter { $0 != .depthwise }.map { algorithm in
+            return ConvAlgorithm.allCases.filter(\.runsEveryGeometry).map { algorithm in
                 ("[\(algorithm.rawValue)]", {
                     let x = try f.leaf(c, "x", on: device), w = try f.leaf(c, "weight", on: device), b = try f.leaf(c, "bias", on: device)
                     let y = try conv2d(x, w, bias: b, stride: size2d(args["stride"]), padding: padding,

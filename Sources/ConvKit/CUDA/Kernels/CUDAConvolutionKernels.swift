@@ -30,6 +30,7 @@ extension CUDABackend: ConvolutionKernels {
             case .im2colGEMM: try im2colConvForward(input: input, weight: weight, output: output, geometry: g)
             case .implicitGEMM: try implicitGEMMConvForward(input: input, weight: weight, output: output, geometry: g)
             case .depthwise: try depthwiseConvForward(input: input, weight: weight, output: output, geometry: g)
+            case .winograd: try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
             case .sparseMatrix: try sparseMatrixConvForward(input: input, weight: weight, output: output, geometry: g)
             case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
             }
@@ -57,6 +58,7 @@ extension CUDABackend: ConvolutionKernels {
         case .im2colGEMM: try im2colConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .implicitGEMM: try implicitGEMMConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .depthwise: try depthwiseConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+        case .winograd: try winogradConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .sparseMatrix: try sparseMatrixConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }
@@ -76,6 +78,7 @@ extension CUDABackend: ConvolutionKernels {
         case .im2colGEMM: try im2colConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .implicitGEMM: try implicitGEMMConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .depthwise: try depthwiseConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
+        case .winograd: try winogradConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .sparseMatrix: try sparseMatrixConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }

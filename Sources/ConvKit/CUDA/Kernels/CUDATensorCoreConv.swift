@@ -68,21 +68,9 @@ extension CUDABackend {
         tensorCoreConvSupports(g) && g.n * g.outHeight * g.outWidth < Int(Int32.max) - CUDATensorCoreTiling.depth
     }
 
-    /// The forward convolution that is `g`'s input gradient (stride 1): dY as input (channels
-    /// `outChannels`, size `outH × outW`), dX as output (`inChannels`, `inH × inW`), the same
-    /// kernel size and dilation, padding `dilation·(k − 1) − pad` (it may be negative).
-    static func backwardInputGeometry(_ g: Conv2dGeometry) -> Conv2dGeometry {
-        var d = Conv2dGeometry(n: g.n, inChannels: g.outChannels, inHeight: g.outHeight, inWidth: g.outWidth,
-                               outChannels: g.inChannels, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
-                               padTop: g.dilationH * (g.kernelHeight - 1) - g.padTop,
-                               padBottom: g.dilationH * (g.kernelHeight - 1) - g.padBottom,
-                               padLeft: g.dilationW * (g.kernelWidth - 1) - g.padLeft,
-                               padRight: g.dilationW * (g.kernelWidth - 1) - g.padRight,
-                               dilationH: g.dilationH, dilationW: g.dilationW, groups: g.groups)
-        d.outHeight = g.inHeight
-        d.outWidth = g.inWidth
-        return d
-    }
+    /// The forward convolution that is `g`'s input gradient (stride 1; see
+    /// `Conv2dGeometry.inputGradientAsForward`).
+    static func backwardInputGeometry(_ g: Conv2dGeometry) -> Conv2dGeometry { g.inputGradientAsForward }
 
     /// `output = conv(input, weight)` (no bias) on tensor cores: 3xTF32 (about fp32's accuracy)
     /// unless `allowTF32`, then 1xTF32.

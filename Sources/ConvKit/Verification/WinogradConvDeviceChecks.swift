@@ -1,0 +1,68 @@
+/// CUDA-against-CPU checks of Winograd F(2×2, 3×3) convolution (`.winograd`: Winograd.cu and
+/// the 16 cuBLAS GEMMs): the output and the input, weight and bias gradients, in strict fp32
+/// (tolerance 1e-5) and with TF32 allowed (1e-3). Geometries: odd and even sizes, planes smaller
+/// than a tile, per-side padding 0-3 (negative in the input gradient's convolution), channel
+/// counts from 1 to a few hundred, several chunks of images, and a NaN input.
+enum WinogradConvDeviceChecks {
+    typealias Case = ConvolutionAlgorithmDeviceChecks.Case
+
+    /// The checks; random geometries are drawn from `seed`.
+    static func checks(seed: UInt64) -> [DeviceCheck] {
+        var g = Philox(seed: seed ^ 0x3_3A0D)
+        var cases: [Case] = []
+        for _ in 0..<6 {
+            let pad = Size2d(DeviceCheck.randomInt(0...2, &g), DeviceCheck.randomInt(0...2, &g))
+            cases.append(Case(n: DeviceCheck.randomInt(1...4, &g), inChannels: DeviceCheck.randomInt(1...12, &g),
+                              height: DeviceCheck.randomInt(3...20, &g), width: DeviceCheck.randomInt(3...20, &g),
+                              outChannels: DeviceCheck.randomInt(1...12, &g), kernel: 3, stride: 1, padding: .explicit(pad),
+                              dilation: 1, groups: 1, bias: DeviceCheck.randomInt(0...1, &g) == 1))
+        }
+        cases += [
+            // AlexNet's 13×13 layers, fewer channels: 7×7 tiles, the last row and column half outside.
+            Case(n: 3, inChannels: 96, height: 13, width: 13, outChannels: 80, kernel: 3, stride: 1, padding: 1,
+                 dilation: 1, groups: 1, bias: true),
+            // Even planes, more output channels than input ones.
+            Case(n: 2, inChannels: 16, height: 28, width: 28, outChannels: 130, kernel: 3, stride: 1, padding: 1,
+                 dilation: 1, groups: 1, bias: false),
+            // No padding; padding 3 (the input gradient's convolution pads by −1).
+            Case(n: 2, inChannels: 7, height: 9, width: 12, outChannels: 5, kernel: 3, stride: 1, padding: 0,
+                 dilation: 1, groups: 1, bias: true),
+            Case(n: 2, inChannels: 4, height: 5, width: 6, outChannels: 6, kernel: 3, stride: 1, padding: 3,
+                 dilation: 1, groups: 1, bias: false),
+            // A plane smaller than one tile, one channel each way.
+            Case(n: 3, inChannels: 1, height: 1, width: 2, outChannels: 1, kernel: 3, stride: 1, padding: 1,
+                 dilation: 1, groups: 1, bias: true),
+            // `same` padding on a non-square plane.
+            Case(n: 2, inChannels: 10, height: 11, width: 6, outChannels: 9, kernel: 3, stride: 1, padding: .same,
+                 dilation: 1, groups: 1, bias: true),
+        ]
+        var result: [DeviceCheck] = []
+        for c in cases {
+            result.append(check(c, tf32: false))
+            result.append(check(c, tf32: true))
+        }
+        // Seven chunks of 3 images (the last one of 2), on both devices.
+        result.append(check(Case(n: 20, inChannels: 12, height: 10, width: 9, outChannels: 20, kernel: 3, stride: 1,
+                                 padding: 1, dilation: 1, groups: 1, bias: true), tf32: false, imagesPerChunk: 3))
+        result.append(check(Case(n: 2, inChannels: 6, height: 9, width: 8, outChannels: 10, kernel: 3, stride: 1,
+                                 padding: 1, dilation: 1, groups: 1, bias: true, nanInput: true), tf32: false))
+        return result
+    }
+
+    /// conv2d with `.winograd` on `c`, with TF32 allowed on the device when `tf32` is set (the CPU
+    /// always computes in fp32), and with the workspace lowered to `imagesPerChunk` images when given.
+    static func check(_ c: Case, tf32: Bool, imagesPerChunk: Int? = nil) -> DeviceCheck {
+        let inner = ConvolutionAlgorithmDeviceChecks.conv(.winograd, c)
+        let label = c.description + (imagesPerChunk.map { ", \($0) images per chunk" } ?? "")
+        return DeviceCheck(op: "conv2d[winograd]" + (tf32 ? " tf32" : ""), label: label,
+                           tolerance: tf32 ? 1e-3 : 1e-5) { device in
+            let saved = WinogradTiling.workspaceBudget
+            defer { WinogradTiling.workspaceBudget = saved }
+            if let imagesPerChunk {
+                let tiles = ((c.height + 1) / 2) * ((c.width + 1) / 2)
+                WinogradTiling.workspaceBudget = imagesPerChunk * WinogradTiling.positions * (c.inChannels + c.outChannels) * tiles
+            }
+            return try TensorCoreConvDeviceChecks.withTF32(tf32, on: device) { try inner.body(device) }
+        }
+    }
+}
