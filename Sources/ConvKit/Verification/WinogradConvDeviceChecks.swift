@@ -41,11 +41,21 @@ enum WinogradConvDeviceChecks {
             result.append(check(c, tf32: false))
             result.append(check(c, tf32: true))
         }
+        // The weight gradient's tile ranges: 8 × 196 tiles in 3 ranges (the last one padded by a tile).
+        result.append(check(Case(n: 8, inChannels: 16, height: 28, width: 28, outChannels: 24, kernel: 3, stride: 1,
+                                 padding: 1, dilation: 1, groups: 1, bias: false), tf32: false))
+        // Chunks of 6 images in 2 ranges each, then a last chunk of 2 images in one range.
+        result.append(check(Case(n: 14, inChannels: 8, height: 28, width: 27, outChannels: 12, kernel: 3, stride: 1,
+                                 padding: 1, dilation: 1, groups: 1, bias: true), tf32: false, imagesPerChunk: 6))
         // Seven chunks of 3 images (the last one of 2), on both devices.
         result.append(check(Case(n: 20, inChannels: 12, height: 10, width: 9, outChannels: 20, kernel: 3, stride: 1,
                                  padding: 1, dilation: 1, groups: 1, bias: true), tf32: false, imagesPerChunk: 3))
         result.append(check(Case(n: 2, inChannels: 6, height: 9, width: 8, outChannels: 10, kernel: 3, stride: 1,
                                  padding: 1, dilation: 1, groups: 1, bias: true, nanInput: true), tf32: false))
+        // `.auto` takes Winograd from 64 channels each way.
+        result.append(ConvolutionAlgorithmDeviceChecks.conv(.auto, Case(n: 2, inChannels: 64, height: 12, width: 11,
+                                                                        outChannels: 72, kernel: 3, stride: 1, padding: 1,
+                                                                        dilation: 1, groups: 1, bias: true)))
         return result
     }
 

@@ -5,7 +5,9 @@ extension CUDABackend: ConvolutionKernels {
     /// `.auto` → `.depthwise` for depthwise layers, otherwise `.im2colGEMM` (cuBLAS does the work;
     /// X̂ is built in chunks of images that fit a bounded workspace).
     ///
-    /// Beyond that resolution, `.auto` and `.implicitGEMM` run the forward pass, the input
+    /// Beyond that resolution, `.auto` runs 3×3 stride-1 layers of at least
+    /// `winogradMinimumChannels` channels each way with `.winograd` (`runsOnWinograd`), and
+    /// `.auto` and `.implicitGEMM` run the forward pass, the input
     /// gradient of stride-1 layers and the weight gradient on tensor cores
     /// (`CUDATensorCoreConv.swift`: 3xTF32 in strict fp32, 1xTF32 with `allowTF32`; see
     /// `runsOnTensorCores`); `.implicitGEMM` runs the rest on the CUDA-core kernels
@@ -22,6 +24,8 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
+        } else if runsOnWinograd(algorithm, g) {
+            try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
         } else if runsOnTensorCores(algorithm, g, pass: .forward) {
             try tensorCoreConvForward(input: input, weight: weight, output: output, geometry: g)
         } else {
@@ -45,6 +49,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.n * g.inChannels * g.inHeight * g.inWidth
         guard count > 0 else { return }
         if g.outHeight * g.outWidth == 0 { try fill(gradInput, count: count, value: 0); return }
+        if runsOnWinograd(algorithm, g) {
+            try winogradConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+            return
+        }
         if runsOnTensorCores(algorithm, g, pass: .input) {
             try tensorCoreConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
             return
@@ -69,6 +77,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.outChannels * g.patchSize
         guard count > 0 else { return }
         if g.n * g.outHeight * g.outWidth == 0 { try fill(gradWeight, count: count, value: 0); return }
+        if runsOnWinograd(algorithm, g) {
+            try winogradConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
+            return
+        }
         if runsOnTensorCores(algorithm, g, pass: .weight) {
             try tensorCoreConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
             return
@@ -121,6 +133,19 @@ extension CUDABackend: ConvolutionKernels {
         case .input: return Self.tensorCoreConvSupportsBackwardInput(g)
         case .weight: return Self.tensorCoreConvSupportsBackwardWeight(g)
         }
+    }
+
+    /// Fewest input and output channels for which `.auto` runs a 3×3 stride-1 layer with
+    /// Winograd. Measured on the H200 (BENCHMARKS.md, 2026-12-03): at 64-384 channels Winograd's
+    /// forward pass and input gradient beat the tensor-core kernels in strict fp32 (1.2-2.2×) and
+    /// in TF32 (1.05-2.2×); with fewer channels its transforms' memory traffic outweighs the
+    /// multiplications it saves.
+    static let winogradMinimumChannels = 64
+
+    /// Whether `.auto` runs `g` (all three passes) with Winograd F(2×2, 3×3).
+    private func runsOnWinograd(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) -> Bool {
+        algorithm == .auto && WinogradTiling.supports(g)
+            && min(g.inChannels, g.outChannels) >= Self.winogradMinimumChannels
     }
 
     /// Resolves `.auto` and rejects an algorithm that cannot run this geometry.

@@ -1,9 +1,32 @@
 /// Winograd F(2×2, 3×3) convolution on the GPU (the algorithm and its layouts:
 /// `WinogradTiling`): the transforms are the kernels of Winograd.cu, the 16 GEMMs one
 /// strided-batched `sgemm` per chunk of images (cuBLAS, strict fp32 or TF32 as `allowTF32`
-/// says). The weight gradient accumulates dU over the chunks in order (`beta = 1`), so the result
+/// says).
+///
+/// The weight gradient's GEMMs are K × C with all of a chunk's tiles as their depth: 16 of them
+/// alone leave most of the GPU idle (64 × 64 filters: 16 blocks). It splits the tiles into ranges
+/// (`winogradWeightSplits`), one GEMM per (range, ξ) into its own partial dU, and adds the
+/// partials and the chunks in a fixed order (`ck_wino_sum_splits`, Float64), so the result
 /// depends on the geometry only.
 extension CUDABackend {
+    /// Blocks the weight gradient's GEMMs aim for (about two per multiprocessor of an H200),
+    /// counting one per 128 × 128 tile of K × C.
+    static let winogradWeightTargetBlocks = 264
+    /// Fewest tiles one range of the weight gradient covers.
+    static let winogradWeightMinimumTiles = 512
+    /// Most floats of the weight gradient's partial dU (all ranges): 8 Mi floats = 32 MiB.
+    static let winogradWeightPartialBudget = 8 << 20
+
+    /// `(splits, splitTiles)`: the tile ranges of one weight-gradient chunk of `tiles` tiles.
+    static func winogradWeightSplits(_ g: Conv2dGeometry, tiles: Int) -> (splits: Int, splitTiles: Int) {
+        let blocks = WinogradTiling.positions * ((g.outChannels + 127) / 128) * ((g.inChannels + 127) / 128)
+        let wanted = (winogradWeightTargetBlocks + blocks - 1) / blocks
+        let affordable = winogradWeightPartialBudget / (WinogradTiling.positions * g.outChannels * g.inChannels)
+        let splits = max(1, min(wanted, tiles / winogradWeightMinimumTiles, affordable))
+        let splitTiles = (tiles + splits - 1) / splits
+        return ((tiles + splitTiles - 1) / splitTiles, splitTiles)
+    }
+
     /// `output = conv(input, weight)` (no bias) with Winograd F(2×2, 3×3).
     func winogradConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
         try winogradConv(input: input, weight: weight, flipped: false, output: output, geometry: g)
@@ -15,28 +38,40 @@ extension CUDABackend {
         try winogradConv(input: gradOutput, weight: weight, flipped: true, output: gradInput, geometry: g.inputGradientAsForward)
     }
 
-    /// `gradWeight = ∂L/∂weight` with Winograd: `dU[ξ] = Σ Ŷ[ξ] · V[ξ]ᵀ` over the chunks, then
-    /// `dW = Gᵀ dU G` (`ck_wino_filter_grad`).
+    /// `gradWeight = ∂L/∂weight` with Winograd: `dU[ξ] = Σ Ŷ[ξ] · V[ξ]ᵀ` over the chunks and
+    /// their tile ranges, then `dW = Gᵀ dU G` (`ck_wino_filter_grad`).
     func winogradConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
         try checkWinograd(g)
         let k = g.outChannels, c = g.inChannels, positions = WinogradTiling.positions
         let chunk = WinogradTiling.imagesPerChunk(g), perImage = WinogradTiling.tilesPerImage(g)
+        let largest = Self.winogradWeightSplits(g, tiles: chunk * perImage)
         let du = try workspace(floats: positions * k * c)
-        let workspace = try workspace(floats: positions * (c + k) * chunk * perImage)
+        let partials = try workspace(floats: largest.splits * positions * k * c)
+        // A smaller last chunk may pad its ranges by up to `splits − 1` tiles more than the largest.
+        let workspace = try workspace(floats: positions * (c + k) * (chunk * perImage + largest.splits))
         var first = 0
         while first < g.n {
             let count = min(chunk, g.n - first), tiles = count * perImage
-            let shape = winogradShape(g, firstImage: first, count: count)
-            try launchElementwise(.winograd, "ck_wino_input", count: c * tiles,
+            let (splits, splitTiles) = Self.winogradWeightSplits(g, tiles: tiles)
+            let shape = winogradShape(g, firstImage: first, count: count, splits: splits, splitTiles: splitTiles)
+            let padded = splits * splitTiles, yhatOffset = positions * c * padded
+            try launchElementwise(.winograd, "ck_wino_input", count: c * padded,
                                   [.storage(input), .storage(workspace), shape])
-            let yhatOffset = positions * c * tiles
-            try launchElementwise(.winograd, "ck_wino_grad_output", count: k * tiles,
+            try launchElementwise(.winograd, "ck_wino_grad_output", count: k * padded,
                                   [.storage(gradOutput), .pointer(workspace.deviceAddress + CUdeviceptr(yhatOffset * 4)), shape])
-            try sgemm(transposeA: false, transposeB: true, m: k, n: c, k: tiles,
-                      GEMMOperand(workspace, offset: yhatOffset, leadingDimension: tiles, batchStride: k * tiles),
-                      GEMMOperand(workspace, leadingDimension: tiles, batchStride: c * tiles),
-                      beta: first == 0 ? 0 : 1,
-                      GEMMOperand(du, leadingDimension: c, batchStride: k * c), batch: positions)
+            // One GEMM per (range, ξ): batch entry s·16 + ξ of every operand is one stride apart.
+            let single = splits == 1 && first == 0
+            try sgemm(transposeA: false, transposeB: true, m: k, n: c, k: splitTiles,
+                      GEMMOperand(workspace, offset: yhatOffset, leadingDimension: splitTiles, batchStride: k * splitTiles),
+                      GEMMOperand(workspace, leadingDimension: splitTiles, batchStride: c * splitTiles),
+                      beta: 0,
+                      GEMMOperand(single ? du : partials, leadingDimension: c, batchStride: k * c),
+                      batch: positions * splits)
+            if !single {
+                try launchElementwise(.winograd, "ck_wino_sum_splits", count: positions * k * c,
+                                      [.storage(partials), .storage(du), .int(positions * k * c), .int(splits),
+                                       .flag(first > 0)])
+            }
             first += count
         }
         try launchElementwise(.winograd, "ck_wino_filter_grad", count: k * c,
@@ -80,9 +115,13 @@ extension CUDABackend {
         }
     }
 
-    /// The `CkWinoShape` struct of Winograd.cu for images `firstImage ..< firstImage + count`.
-    private func winogradShape(_ g: Conv2dGeometry, firstImage: Int, count: Int) -> KernelArgument {
-        .intArray([g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.outHeight, g.outWidth, g.padTop, g.padLeft,
-                   WinogradTiling.tileColumns(g), WinogradTiling.tilesPerImage(g), firstImage, count], count: 12)
+    /// The `CkWinoShape` struct of Winograd.cu for images `firstImage ..< firstImage + count`,
+    /// their tiles in `splits` ranges of `splitTiles` (one range of all of them by default).
+    private func winogradShape(_ g: Conv2dGeometry, firstImage: Int, count: Int, splits: Int = 1,
+                               splitTiles: Int? = nil) -> KernelArgument {
+        let perImage = WinogradTiling.tilesPerImage(g)
+        return .intArray([g.inChannels, g.inHeight, g.inWidth, g.outChannels, g.outHeight, g.outWidth, g.padTop, g.padLeft,
+                          WinogradTiling.tileColumns(g), perImage, firstImage, count, splits, splitTiles ?? count * perImage],
+                         count: 14)
     }
 }

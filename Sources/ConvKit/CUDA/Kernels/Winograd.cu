@@ -4,8 +4,10 @@
 //
 // Every matrix is [ξ][row][column] with ξ the position in the 4×4 transformed tile, so the
 // threads of a warp, which take consecutive tiles (or channels), read and write consecutive
-// addresses of each ξ. Indices inside one chunk fit 32 bits (the Swift side bounds the chunk);
-// offsets into the NCHW tensors are 64-bit.
+// addresses of each ξ. The weight gradient splits the chunk's tiles into `splits` ranges of
+// `splitTiles` for more GEMMs in its batch: V and Ŷ are then [split][ξ][row][splitTiles], and
+// the tiles past the chunk's last (padding of the last range) are zero. Indices inside one chunk
+// fit 32 bits (the Swift side bounds the chunk); offsets into the NCHW tensors are 64-bit.
 #include "Common.cuh"
 
 // One chunk of images of a stride-1 3×3 convolution (the order of WinogradShape in Swift).
@@ -15,7 +17,14 @@ struct CkWinoShape {
     i64 padTop, padLeft;
     i64 tileColumns, tilesPerImage;
     i64 firstImage, images;
+    i64 splits, splitTiles;  // the tile ranges of V and Ŷ (1 and the chunk's tiles but in the weight gradient)
 };
+
+// Offset of (ξ, row, tile) in a [split][ξ][row][splitTiles] matrix of `rows` rows.
+static __device__ __forceinline__ int ck_wino_at(int xi, int row, int tile, int rows, int splitTiles) {
+    const int split = tile / splitTiles;
+    return ((split * 16 + xi) * rows + row) * splitTiles + (tile - split * splitTiles);
+}
 
 // U[ξ][k][c] = (G g Gᵀ)[ξ] for every 3×3 filter g = weight[k][c]. With `flipped` (the input
 // gradient) the filter is rotated by 180° and stored at U[ξ][c][k].
@@ -51,13 +60,15 @@ extern "C" __global__ void ck_wino_filter(const float* __restrict__ weight, floa
 extern "C" __global__ void ck_wino_input(const float* __restrict__ input, float* __restrict__ v, CkWinoShape s) {
     const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
     const int columns = (int)s.tileColumns, height = (int)s.inHeight, width = (int)s.inWidth;
-    const int total = (int)s.inChannels * tiles, stride = total;
+    const int rows = (int)s.inChannels, splitTiles = (int)s.splitTiles, padded = (int)s.splits * splitTiles;
+    const int total = rows * padded, stride = rows * splitTiles;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        const int c = i / tiles, t = i - c * tiles;
+        const int c = i / padded, t = i - c * padded;
         const int image = t / perImage, r = t - image * perImage;
         const int tileRow = r / columns;
         const int y0 = 2 * tileRow - (int)s.padTop, x0 = 2 * (r - tileRow * columns) - (int)s.padLeft;
         const float* plane = input + ((s.firstImage + image) * s.inChannels + c) * s.inHeight * s.inWidth;
+        const bool inside = t < tiles;
         float d[4][4];
 #pragma unroll
         for (int a = 0; a < 4; ++a) {
@@ -65,7 +76,7 @@ extern "C" __global__ void ck_wino_input(const float* __restrict__ input, float*
 #pragma unroll
             for (int b = 0; b < 4; ++b) {
                 const int x = x0 + b;
-                d[a][b] = (y >= 0 && y < height && x >= 0 && x < width) ? __ldg(plane + y * width + x) : 0.0f;
+                d[a][b] = (inside && y >= 0 && y < height && x >= 0 && x < width) ? __ldg(plane + y * width + x) : 0.0f;
             }
         }
         float e[4][4];  // Bᵀ d
@@ -76,7 +87,7 @@ extern "C" __global__ void ck_wino_input(const float* __restrict__ input, float*
             e[2][b] = d[2][b] - d[1][b];
             e[3][b] = d[1][b] - d[3][b];
         }
-        float* out = v + i;
+        float* out = v + ck_wino_at(0, c, t, rows, splitTiles);
 #pragma unroll
         for (int a = 0; a < 4; ++a) {  // (Bᵀ d) B
             out[(4 * a + 0) * stride] = e[a][0] - e[a][2];
@@ -87,8 +98,8 @@ extern "C" __global__ void ck_wino_input(const float* __restrict__ input, float*
     }
 }
 
-// The output tile Aᵀ M A of every tile t and output channel k (M is [ξ][k][t]); rows and
-// columns of the tile beyond the plane are dropped.
+// The output tile Aᵀ M A of every tile t and output channel k (M is [ξ][k][t], one range of
+// tiles); rows and columns of the tile beyond the plane are dropped.
 extern "C" __global__ void ck_wino_output(const float* __restrict__ m, float* __restrict__ output, CkWinoShape s) {
     const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
     const int columns = (int)s.tileColumns, height = (int)s.outHeight, width = (int)s.outWidth;
@@ -122,19 +133,21 @@ extern "C" __global__ void ck_wino_grad_output(const float* __restrict__ gradOut
                                                CkWinoShape s) {
     const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
     const int columns = (int)s.tileColumns, height = (int)s.outHeight, width = (int)s.outWidth;
-    const int total = (int)s.outChannels * tiles, stride = total;
+    const int rows = (int)s.outChannels, splitTiles = (int)s.splitTiles, padded = (int)s.splits * splitTiles;
+    const int total = rows * padded, stride = rows * splitTiles;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
-        const int k = i / tiles, t = i - k * tiles;
+        const int k = i / padded, t = i - k * padded;
         const int image = t / perImage, r = t - image * perImage;
         const int tileRow = r / columns;
         const int y0 = 2 * tileRow, x0 = 2 * (r - tileRow * columns);
         const float* plane = gradOutput + ((s.firstImage + image) * s.outChannels + k) * s.outHeight * s.outWidth;
+        const bool inside = t < tiles;
         float dy[2][2];
 #pragma unroll
         for (int a = 0; a < 2; ++a)
 #pragma unroll
             for (int b = 0; b < 2; ++b)
-                dy[a][b] = (y0 + a < height && x0 + b < width) ? __ldg(plane + (y0 + a) * width + x0 + b) : 0.0f;
+                dy[a][b] = (inside && y0 + a < height && x0 + b < width) ? __ldg(plane + (y0 + a) * width + x0 + b) : 0.0f;
         // A dY: A's rows are (1, 0), (1, 1), (1, −1), (0, −1); then each row times Aᵀ.
         float p[4][2];
 #pragma unroll
@@ -144,7 +157,7 @@ extern "C" __global__ void ck_wino_grad_output(const float* __restrict__ gradOut
             p[2][b] = dy[0][b] - dy[1][b];
             p[3][b] = -dy[1][b];
         }
-        float* out = yhat + i;
+        float* out = yhat + ck_wino_at(0, k, t, rows, splitTiles);
 #pragma unroll
         for (int a = 0; a < 4; ++a) {
             out[(4 * a + 0) * stride] = p[a][0];
@@ -176,5 +189,16 @@ extern "C" __global__ void ck_wino_filter_grad(const float* __restrict__ du, flo
             w[3 * row + 1] = 0.5f * (t[row][1] - t[row][2]);
             w[3 * row + 2] = 0.5f * (t[row][1] + t[row][2]) + t[row][3];
         }
+    }
+}
+
+// du[j] = (accumulate ? du[j] : 0) + Σ_split partials[split][j] over the weight gradient's tile
+// ranges, in split order (Float64), for the `count` = 16·K·C values of dU.
+extern "C" __global__ void ck_wino_sum_splits(const float* __restrict__ partials, float* __restrict__ du, i64 count,
+                                              i64 splits, i64 accumulate) {
+    CK_LOOP(j, count) {
+        double total = accumulate ? (double)du[j] : 0.0;
+        for (i64 split = 0; split < splits; ++split) total += (double)partials[split * count + j];
+        du[j] = (float)total;
     }
 }
