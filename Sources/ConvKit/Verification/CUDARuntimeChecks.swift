@@ -17,6 +17,7 @@ public enum CUDARuntimeChecks {
             check("a kernel launch failure names the kernel") { try badLaunch(device) },
             check("a damaged kernel cache entry is compiled again") { try damagedCache(device) },
             check("an out-of-range cross-entropy target is reported at the next synchronisation") { try badTarget(device) },
+            check("the first of two bad targets among 300 000 is the one reported") { try badTargetAmongMany(device) },
         ]
     }
 
@@ -126,6 +127,23 @@ public enum CUDARuntimeChecks {
         do { _ = try gpu.function(.tensor, "ck_no_such_kernel") } catch { thrown = error }
         if let problem = expect(thrown, ["ck_no_such_kernel"]) { return problem }
         try gpu.synchronize("after the failed launches")
+        return nil
+    }
+
+    /// Bad class indices at positions 200 001 and 250 000 of 300 000 (more than one block checks):
+    /// the report names the first.
+    private static func badTargetAmongMany(_ device: Device) throws -> String? {
+        let rows = 300_000
+        var indices = (0..<rows).map { Int32($0 % 2) }
+        indices[200_001] = 5
+        indices[250_000] = -3
+        let logits = try Tensor.normal([rows, 2], on: device)
+        var thrown: Error?
+        do { _ = try crossEntropy(logits, try Tensor(indices: indices, on: device)).item() } catch { thrown = error }
+        guard let thrown, case let ConvKitError.invalidArgument(_, message) = thrown,
+              message.contains("target 5 is out of bounds for 2 classes (at element 200001)") else {
+            return "unexpected report: \(String(describing: thrown))"
+        }
         return nil
     }
 

@@ -155,7 +155,7 @@ enum NNDeviceChecks {
             + registerRowChecks()
     }
 
-    /// Rows for every register-resident variant (warp and block rows, 1, 2, 4 and 8 float4 per
+    /// Rows for every register-resident variant (thread, warp and block rows, 1, 2, 4 and 8 float4 per
     /// thread), each with 16-byte rows (a multiple of 4 elements) and with scalar rows (odd widths),
     /// and wide rows holding NaN, +inf and -inf.
     static func registerRowChecks() -> [DeviceCheck] {
@@ -171,7 +171,7 @@ enum NNDeviceChecks {
         let wide = 5000
         var specials: [Int: Float] = [17: .nan, wide + 4001: .infinity, 3 * wide + 2: -.infinity]
         for j in 0..<wide { specials[2 * wide + j] = -.infinity }
-        return [[33, 4], [17, 127], [9, 256], [5, 509], [6, 1000], [4, 1022], [3, 4096], [3, 4099],
+        return [[300, 7], [300, 16], [257, 31], [33, 4], [17, 127], [9, 256], [5, 509], [6, 1000], [4, 1022], [3, 4096], [3, 4099],
                 [2, 12_000], [2, 16_385], [2, 32_000], [2, 32_767]].flatMap { check($0) }
             + check([4, wide], specials: specials, note: " with NaN/inf rows")
             + check([5, 999], specials: [3: .nan, 999 + 10: .infinity, 2 * 999 + 5: -.infinity], note: " with NaN/inf")
@@ -256,8 +256,11 @@ enum NNDeviceChecks {
             indexCheck([64, 5000], reduction: .mean, weighted: true, smoothing: 0.1, ignored: [3]),
             indexCheck([300, 1100], reduction: .sum),
             indexCheck([2, 1000, 3, 3], reduction: .mean, weighted: true, smoothing: 0.05),
-            // Register-resident rows: warp and block rows of each width class, 16-byte and scalar rows.
+            // Register-resident rows: thread, warp and block rows of each width class, 16-byte and scalar rows.
             indexCheck([33, 4], reduction: .none, weighted: true, smoothing: 0.1, ignored: [2]),
+            indexCheck([3000, 7], reduction: .mean, weighted: true, smoothing: 0.1, ignored: [2999]),
+            indexCheck([2500, 16], reduction: .sum, ignored: [0]),
+            indexCheck([5000, 31], reduction: .mean, smoothing: 0.2),
             indexCheck([17, 127], reduction: .mean, smoothing: 0.2),
             indexCheck([9, 256], reduction: .sum, weighted: true, ignored: [0]),
             indexCheck([5, 509], reduction: .mean, weighted: true, smoothing: 0.1),

@@ -456,6 +456,10 @@ static __device__ __forceinline__ void nn_softmax_rows_backward(const float* __r
             nn_softmax_rows_backward<MODE, V, false, KEEP>(g, y, dx, rows, (int)dim, logMode, scratch);        \
     }
 
+NN_SOFTMAX_ROWS_KERNELS(thread_v1, NN_THREAD, 256, 1, true)
+NN_SOFTMAX_ROWS_KERNELS(thread_v2, NN_THREAD, 256, 2, true)
+NN_SOFTMAX_ROWS_KERNELS(thread_v4, NN_THREAD, 256, 4, true)
+NN_SOFTMAX_ROWS_KERNELS(thread_v8, NN_THREAD, 256, 8, true)
 NN_SOFTMAX_ROWS_KERNELS(warp_v1, NN_WARP, 256, 1, true)
 NN_SOFTMAX_ROWS_KERNELS(warp_v2, NN_WARP, 256, 2, true)
 NN_SOFTMAX_ROWS_KERNELS(warp_v4, NN_WARP, 256, 4, true)
@@ -764,6 +768,10 @@ static __device__ __forceinline__ void nn_cross_entropy_rows_backward(const floa
                                                         totalWeight, a);                                        \
     }
 
+NN_CROSS_ENTROPY_ROWS_KERNELS(thread_v1, NN_THREAD, 256, 1)
+NN_CROSS_ENTROPY_ROWS_KERNELS(thread_v2, NN_THREAD, 256, 2)
+NN_CROSS_ENTROPY_ROWS_KERNELS(thread_v4, NN_THREAD, 256, 4)
+NN_CROSS_ENTROPY_ROWS_KERNELS(thread_v8, NN_THREAD, 256, 8)
 NN_CROSS_ENTROPY_ROWS_KERNELS(warp_v1, NN_WARP, 256, 1)
 NN_CROSS_ENTROPY_ROWS_KERNELS(warp_v2, NN_WARP, 256, 2)
 NN_CROSS_ENTROPY_ROWS_KERNELS(warp_v4, NN_WARP, 256, 4)
@@ -799,6 +807,66 @@ extern "C" __global__ void ck_nn_cross_entropy_reduce(const float* losses, const
     if (threadIdx.x == 0) {
         out[0] = mean ? (float)(lossSum / weightSum) : (float)lossSum;
         if (normaliser) normaliser[0] = (float)weightSum;
+    }
+}
+
+// The first stage of the reduction over many rows: block b sums rows [b·chunk, (b+1)·chunk) in
+// Float64 (fixed order) into partials[b] (losses) and partials[blocks + b] (weights).
+extern "C" __global__ void ck_nn_cross_entropy_partial_sums(const float* losses, const float* weights, i64 rows,
+                                                            i64 chunk, double* partials) {
+    __shared__ double scratch[32];
+    const i64 first = (i64)blockIdx.x * chunk, last = min(rows, first + chunk);
+    double lossSum = 0.0, weightSum = 0.0;
+#pragma unroll 4
+    for (i64 r = first + threadIdx.x; r < last; r += blockDim.x) {
+        lossSum += (double)losses[r];
+        weightSum += (double)weights[r];
+    }
+    lossSum = ck_block_sum_double(lossSum, scratch);
+    weightSum = ck_block_sum_double(weightSum, scratch);
+    if (threadIdx.x == 0) {
+        partials[blockIdx.x] = lossSum;
+        partials[gridDim.x + blockIdx.x] = weightSum;
+    }
+}
+
+// The second stage: one block adds the `blocks` partial sums in a fixed order and writes the
+// result as ck_nn_cross_entropy_reduce does.
+extern "C" __global__ void ck_nn_cross_entropy_reduce_partials(const double* partials, i64 blocks, i64 mean,
+                                                               float* out, float* normaliser) {
+    __shared__ double scratch[32];
+    double lossSum = 0.0, weightSum = 0.0;
+    for (i64 b = threadIdx.x; b < blocks; b += blockDim.x) {
+        lossSum += partials[b];
+        weightSum += partials[blocks + b];
+    }
+    lossSum = ck_block_sum_double(lossSum, scratch);
+    weightSum = ck_block_sum_double(weightSum, scratch);
+    if (threadIdx.x == 0) {
+        out[0] = mean ? (float)(lossSum / weightSum) : (float)lossSum;
+        if (normaliser) normaliser[0] = (float)weightSum;
+    }
+}
+
+// Class-index validation in one block, for up to a few hundred thousand targets: found[0] = the
+// lowest bad position (all ones when there is none) and found[1] its index, written without a
+// prior memset (the result of ck_nn_find_bad_target and ck_nn_fetch_bad_target together).
+extern "C" __global__ void ck_nn_check_targets_block(const int* __restrict__ target, i64 n, i64 classes, i64 ignoreIndex,
+                                                     unsigned long long* found) {
+    __shared__ unsigned long long lowest;
+    if (threadIdx.x == 0) lowest = ~0ull;
+    __syncthreads();
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
+        const i64 t = target[i];
+        if (t != ignoreIndex && (t < 0 || t >= classes)) {
+            atomicMin(&lowest, (unsigned long long)i);
+            break;  // later positions of this thread are higher
+        }
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        found[0] = lowest;
+        if (lowest != ~0ull) found[1] = (unsigned long long)(long long)target[lowest];
     }
 }
 
