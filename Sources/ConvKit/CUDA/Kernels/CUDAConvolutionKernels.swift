@@ -6,7 +6,8 @@ extension CUDABackend: ConvolutionKernels {
     /// X̂ is built in chunks of images that fit a bounded workspace).
     ///
     /// Beyond that resolution, `.auto` runs 3×3 stride-1 layers of at least
-    /// `winogradMinimumChannels` channels each way with `.winograd` (`runsOnWinograd`), and
+    /// `winogradMinimumChannels` channels each way with `.winograd` (`runsOnWinograd`; the TF32
+    /// weight gradient from `winogradMinimumChannelsTF32WeightGradient`), and
     /// `.auto` and `.implicitGEMM` run the forward pass, the input
     /// gradient of stride-1 layers and the weight gradient on tensor cores
     /// (`CUDATensorCoreConv.swift`: 3xTF32 in strict fp32, 1xTF32 with `allowTF32`; see
@@ -24,7 +25,7 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
-        } else if runsOnWinograd(algorithm, g) {
+        } else if runsOnWinograd(algorithm, g, pass: .forward) {
             try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
         } else if runsOnTensorCores(algorithm, g, pass: .forward) {
             try tensorCoreConvForward(input: input, weight: weight, output: output, geometry: g)
@@ -49,7 +50,7 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.n * g.inChannels * g.inHeight * g.inWidth
         guard count > 0 else { return }
         if g.outHeight * g.outWidth == 0 { try fill(gradInput, count: count, value: 0); return }
-        if runsOnWinograd(algorithm, g) {
+        if runsOnWinograd(algorithm, g, pass: .input) {
             try winogradConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
             return
         }
@@ -77,7 +78,7 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.outChannels * g.patchSize
         guard count > 0 else { return }
         if g.n * g.outHeight * g.outWidth == 0 { try fill(gradWeight, count: count, value: 0); return }
-        if runsOnWinograd(algorithm, g) {
+        if runsOnWinograd(algorithm, g, pass: .weight) {
             try winogradConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
             return
         }
@@ -141,11 +142,14 @@ extension CUDABackend: ConvolutionKernels {
     /// in TF32 (1.05-2.2×); with fewer channels its transforms' memory traffic outweighs the
     /// multiplications it saves.
     static let winogradMinimumChannels = 64
+    /// The same for the weight gradient with TF32 allowed: at 64 × 64 channels (56 × 56) the
+    /// tensor-core kernel took 0.64 ms against Winograd's 0.95; at 192-384 Winograd won (1.2-1.6×).
+    static let winogradMinimumChannelsTF32WeightGradient = 128
 
-    /// Whether `.auto` runs `g` (all three passes) with Winograd F(2×2, 3×3).
-    private func runsOnWinograd(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) -> Bool {
-        algorithm == .auto && WinogradTiling.supports(g)
-            && min(g.inChannels, g.outChannels) >= Self.winogradMinimumChannels
+    /// Whether `.auto` runs `pass` of `g` with Winograd F(2×2, 3×3).
+    private func runsOnWinograd(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry, pass: ConvPass) -> Bool {
+        let minimum = pass == .weight && allowTF32 ? Self.winogradMinimumChannelsTF32WeightGradient : Self.winogradMinimumChannels
+        return algorithm == .auto && WinogradTiling.supports(g) && min(g.inChannels, g.outChannels) >= minimum
     }
 
     /// Resolves `.auto` and rejects an algorithm that cannot run this geometry.
