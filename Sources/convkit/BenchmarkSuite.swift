@@ -84,7 +84,7 @@ enum BenchmarkSuite {
             let flops = 2.0 * Double(shape.n * shape.cout * out * out * (shape.cin / shape.groups) * shape.k * shape.k)
             var algorithms: [ConvAlgorithm] = [.direct, .sparseMatrix, .im2colGEMM, .implicitGEMM]
             if shape.groups == shape.cin && shape.groups > 1 { algorithms.append(.depthwise) }
-            if shape.k == 3 && shape.stride == 1 && shape.groups == 1 { algorithms.append(.winograd) }
+            if (shape.k == 3 || shape.k == 5) && shape.stride == 1 && shape.groups == 1 { algorithms.append(.winograd) }
             algorithms.append(.auto)
             for algorithm in algorithms {
                 let run = { (inputs: [Tensor]) throws -> Tensor in

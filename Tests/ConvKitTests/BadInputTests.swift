@@ -214,8 +214,8 @@ final class BadInputTests: XCTestCase {
         add("conv2d depthwise algorithm with groups 1", ["depthwise", "groups"]) {
             _ = try conv2d(x(), zeros([2, 3, 3, 3]), algorithm: .depthwise)
         }
-        add("conv2d winograd algorithm with a 5×5 kernel", ["winograd", "3×3", "kernel 5×5"]) {
-            _ = try conv2d(x(), zeros([2, 3, 5, 5]), padding: 2, algorithm: .winograd)
+        add("conv2d winograd algorithm with a 7×7 kernel", ["winograd", "3×3 and 5×5", "kernel 7×7"]) {
+            _ = try conv2d(x(), zeros([2, 3, 7, 7]), padding: 3, algorithm: .winograd)
         }
         add("conv2d winograd algorithm with stride 2", ["winograd", "stride (2, 2)"]) {
             _ = try conv2d(x(), zeros([2, 3, 3, 3]), stride: 2, algorithm: .winograd)

@@ -205,6 +205,10 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         geometry(n: 1, c: 2, h: 4, w: 4, out: 3, k: (3, 3), pad: (3, 3, 2, 0)),           // pad 3: negative in dX
         geometry(n: 2, c: 17, h: 9, w: 10, out: 23, k: (3, 3), pad: (1, 1, 1, 1)),
         geometry(n: 1, c: 40, h: 13, w: 13, out: 36, k: (3, 3), pad: (1, 1, 1, 1)),        // AlexNet's 13×13
+        geometry(n: 2, c: 3, h: 7, w: 8, out: 4, k: (5, 5), pad: (2, 2, 2, 2)),            // 5×5
+        geometry(n: 1, c: 2, h: 5, w: 5, out: 3, k: (5, 5)),                              // 5×5, one output
+        geometry(n: 2, c: 24, h: 11, w: 9, out: 19, k: (5, 5), pad: (2, 1, 0, 3)),        // 5×5 asymmetric
+        geometry(n: 1, c: 64, h: 9, w: 9, out: 20, k: (5, 5), pad: (2, 2, 2, 2)),          // AlexNet conv2's depth
     ]
 
     func testWinogradMatchesNaive() {
@@ -218,6 +222,12 @@ final class ConvAlgorithmKernelTests: XCTestCase {
             let g = Self.geometry(n: rng.int(1...3), c: rng.int(1...6), h: max(rng.int(1...9), 3 - pad.0 - pad.1),
                                   w: max(rng.int(1...9), 3 - pad.2 - pad.3), out: rng.int(1...6), k: (3, 3), pad: pad)
             check(Self.winograd, Case(g, seed: UInt64(3000 + i)))
+        }
+        for i in 0..<15 {
+            let pad = (rng.int(0...4), rng.int(0...4), rng.int(0...4), rng.int(0...4))
+            let g = Self.geometry(n: rng.int(1...2), c: rng.int(1...6), h: max(rng.int(1...9), 5 - pad.0 - pad.1),
+                                  w: max(rng.int(1...9), 5 - pad.2 - pad.3), out: rng.int(1...6), k: (5, 5), pad: pad)
+            check(Self.winograd, Case(g, seed: UInt64(4000 + i)))
         }
     }
 
@@ -234,7 +244,9 @@ final class ConvAlgorithmKernelTests: XCTestCase {
 
     func testWinogradSupportsOnlyItsGeometries() {
         XCTAssertTrue(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3))))
+        XCTAssertTrue(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (5, 5))))
         XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 2))))
+        XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 7, w: 7, out: 2, k: (7, 7))))
         XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), stride: (1, 2))))
         XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), dilation: (2, 1))))
         XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), groups: 2)))

@@ -39,9 +39,11 @@ public enum ConvAlgorithm: String, Hashable, Sendable, CaseIterable {
     case implicitGEMM
     /// Dedicated kernels for groups == input channels (one filter per channel).
     case depthwise
-    /// Winograd F(2×2, 3×3): 3×3, stride-1, undilated, ungrouped layers as 16 GEMMs over
-    /// transformed 4×4 input tiles, 2.25× fewer multiplications than the other algorithms (see
-    /// `WinogradTiling`). Other layers throw `ConvKitError.unsupported`.
+    /// Winograd F(2×2, 3×3) and F(2×2, 5×5): 3×3 and 5×5 stride-1, undilated, ungrouped layers
+    /// as 16 (36) GEMMs over transformed 4×4 (6×6) input tiles, 2.25× (2.8×) fewer
+    /// multiplications than the other algorithms (see `WinogradTiling`). A NaN or infinity in the
+    /// input reaches every output of the 2×2 tiles that read it, as in cuDNN's Winograd. Other
+    /// layers throw `ConvKitError.unsupported`.
     case winograd
 
     /// Whether this algorithm runs every convolution geometry (`.depthwise` and `.winograd` run

@@ -1,8 +1,9 @@
-/// CUDA-against-CPU checks of Winograd F(2×2, 3×3) convolution (`.winograd`: Winograd.cu and
-/// the 16 cuBLAS GEMMs): the output and the input, weight and bias gradients, in strict fp32
-/// (tolerance 1e-5) and with TF32 allowed (1e-3). Geometries: odd and even sizes, planes smaller
-/// than a tile, per-side padding 0-3 (negative in the input gradient's convolution), channel
-/// counts from 1 to a few hundred, several chunks of images, and a NaN input.
+/// CUDA-against-CPU checks of Winograd F(2×2, 3×3) and F(2×2, 5×5) convolution (`.winograd`:
+/// Winograd.cu and the cuBLAS GEMMs): the output and the input, weight and bias gradients, in
+/// strict fp32 (tolerance 1e-5) and with TF32 allowed (1e-3). Geometries: odd and even sizes,
+/// planes smaller than a tile, per-side padding from 0 to beyond the kernel's reach (negative in
+/// the input gradient's convolution), channel counts from 1 to a few hundred, several chunks of
+/// images and ranges of tiles, and a NaN input.
 enum WinogradConvDeviceChecks {
     typealias Case = ConvolutionAlgorithmDeviceChecks.Case
 
@@ -32,6 +33,13 @@ enum WinogradConvDeviceChecks {
             // A plane smaller than one tile, one channel each way.
             Case(n: 3, inChannels: 1, height: 1, width: 2, outChannels: 1, kernel: 3, stride: 1, padding: 1,
                  dilation: 1, groups: 1, bias: true),
+            // 5×5: AlexNet conv2's padding on 27×27 (14×14 tiles), an odd plane, padding 0 and 4.
+            Case(n: 2, inChannels: 64, height: 27, width: 27, outChannels: 48, kernel: 5, stride: 1, padding: 2,
+                 dilation: 1, groups: 1, bias: true),
+            Case(n: 3, inChannels: 5, height: 9, width: 12, outChannels: 7, kernel: 5, stride: 1, padding: 0,
+                 dilation: 1, groups: 1, bias: false),
+            Case(n: 2, inChannels: 3, height: 6, width: 5, outChannels: 4, kernel: 5, stride: 1, padding: 4,
+                 dilation: 1, groups: 1, bias: true),
             // `same` padding on a non-square plane.
             Case(n: 2, inChannels: 10, height: 11, width: 6, outChannels: 9, kernel: 3, stride: 1, padding: .same,
                  dilation: 1, groups: 1, bias: true),
@@ -44,6 +52,9 @@ enum WinogradConvDeviceChecks {
         // The weight gradient's tile ranges: 8 × 196 tiles in 3 ranges (the last one padded by a tile).
         result.append(check(Case(n: 8, inChannels: 16, height: 28, width: 28, outChannels: 24, kernel: 3, stride: 1,
                                  padding: 1, dilation: 1, groups: 1, bias: false), tf32: false))
+        // 5×5 weight gradient in 2 ranges of tiles (6 × 196 = 1176 tiles).
+        result.append(check(Case(n: 6, inChannels: 8, height: 28, width: 28, outChannels: 16, kernel: 5, stride: 1,
+                                 padding: 2, dilation: 1, groups: 1, bias: false), tf32: false))
         // Chunks of 6 images in 2 ranges each, then a last chunk of 2 images in one range.
         result.append(check(Case(n: 14, inChannels: 8, height: 28, width: 27, outChannels: 12, kernel: 3, stride: 1,
                                  padding: 1, dilation: 1, groups: 1, bias: true), tf32: false, imagesPerChunk: 6))
@@ -70,7 +81,7 @@ enum WinogradConvDeviceChecks {
             defer { WinogradTiling.workspaceBudget = saved }
             if let imagesPerChunk {
                 let tiles = ((c.height + 1) / 2) * ((c.width + 1) / 2)
-                WinogradTiling.workspaceBudget = imagesPerChunk * WinogradTiling.positions * (c.inChannels + c.outChannels) * tiles
+                WinogradTiling.workspaceBudget = imagesPerChunk * (c.kernel.h + 1) * (c.kernel.h + 1) * (c.inChannels + c.outChannels) * tiles
             }
             return try TensorCoreConvDeviceChecks.withTF32(tf32, on: device) { try inner.body(device) }
         }

@@ -5,7 +5,7 @@ extension CUDABackend: ConvolutionKernels {
     /// `.auto` → `.depthwise` for depthwise layers, otherwise `.im2colGEMM` (cuBLAS does the work;
     /// X̂ is built in chunks of images that fit a bounded workspace).
     ///
-    /// Beyond that resolution, `.auto` runs 3×3 stride-1 layers of at least
+    /// Beyond that resolution, `.auto` runs 3×3 and 5×5 stride-1 layers of at least
     /// `winogradMinimumChannels` channels each way with `.winograd` (`runsOnWinograd`; the TF32
     /// weight gradient from `winogradMinimumChannelsTF32WeightGradient`), and
     /// `.auto` and `.implicitGEMM` run the forward pass, the input
@@ -146,7 +146,7 @@ extension CUDABackend: ConvolutionKernels {
     /// tensor-core kernel took 0.64 ms against Winograd's 0.95; at 192-384 Winograd won (1.2-1.6×).
     static let winogradMinimumChannelsTF32WeightGradient = 128
 
-    /// Whether `.auto` runs `pass` of `g` with Winograd F(2×2, 3×3).
+    /// Whether `.auto` runs `pass` of `g` with Winograd (F(2×2, 3×3) or F(2×2, 5×5)).
     private func runsOnWinograd(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry, pass: ConvPass) -> Bool {
         let minimum = pass == .weight && allowTF32 ? Self.winogradMinimumChannelsTF32WeightGradient : Self.winogradMinimumChannels
         return algorithm == .auto && WinogradTiling.supports(g) && min(g.inChannels, g.outChannels) >= minimum

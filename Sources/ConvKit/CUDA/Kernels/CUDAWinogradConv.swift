@@ -1,10 +1,10 @@
-/// Winograd F(2×2, 3×3) convolution on the GPU (the algorithm and its layouts:
-/// `WinogradTiling`): the transforms are the kernels of Winograd.cu, the 16 GEMMs one
+/// Winograd F(2×2, r×r) convolution (r = 3 or 5) on the GPU (the algorithm and its layouts:
+/// `WinogradTiling`): the transforms are the kernels of Winograd.cu, the α² GEMMs one
 /// strided-batched `sgemm` per chunk of images (cuBLAS, strict fp32 or TF32 as `allowTF32`
 /// says).
 ///
 /// The weight gradient's GEMMs are K × C with all of a chunk's tiles as their depth: 16 of them
-/// alone leave most of the GPU idle (64 × 64 filters: 16 blocks). It splits the tiles into ranges
+/// alone can leave most of the GPU idle (64 × 64 filters: 16 blocks). It splits the tiles into ranges
 /// (`winogradWeightSplits`), one GEMM per (range, ξ) into its own partial dU, and adds the
 /// partials and the chunks in a fixed order (`ck_wino_sum_splits`, Float64), so the result
 /// depends on the geometry only.
@@ -19,15 +19,15 @@ extension CUDABackend {
 
     /// `(splits, splitTiles)`: the tile ranges of one weight-gradient chunk of `tiles` tiles.
     static func winogradWeightSplits(_ g: Conv2dGeometry, tiles: Int) -> (splits: Int, splitTiles: Int) {
-        let blocks = WinogradTiling.positions * ((g.outChannels + 127) / 128) * ((g.inChannels + 127) / 128)
+        let blocks = WinogradTiling.positions(g) * ((g.outChannels + 127) / 128) * ((g.inChannels + 127) / 128)
         let wanted = (winogradWeightTargetBlocks + blocks - 1) / blocks
-        let affordable = winogradWeightPartialBudget / (WinogradTiling.positions * g.outChannels * g.inChannels)
+        let affordable = winogradWeightPartialBudget / (WinogradTiling.positions(g) * g.outChannels * g.inChannels)
         let splits = max(1, min(wanted, tiles / winogradWeightMinimumTiles, affordable))
         let splitTiles = (tiles + splits - 1) / splits
         return ((tiles + splitTiles - 1) / splitTiles, splitTiles)
     }
 
-    /// `output = conv(input, weight)` (no bias) with Winograd F(2×2, 3×3).
+    /// `output = conv(input, weight)` (no bias) with Winograd F(2×2, r×r).
     func winogradConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
         try winogradConv(input: input, weight: weight, flipped: false, output: output, geometry: g)
     }
@@ -42,7 +42,7 @@ extension CUDABackend {
     /// their tile ranges, then `dW = Gᵀ dU G` (`ck_wino_filter_grad`).
     func winogradConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
         try checkWinograd(g)
-        let k = g.outChannels, c = g.inChannels, positions = WinogradTiling.positions
+        let k = g.outChannels, c = g.inChannels, positions = WinogradTiling.positions(g), r = g.kernelHeight
         let chunk = WinogradTiling.imagesPerChunk(g), perImage = WinogradTiling.tilesPerImage(g)
         let largest = Self.winogradWeightSplits(g, tiles: chunk * perImage)
         let du = try workspace(floats: positions * k * c)
@@ -55,11 +55,11 @@ extension CUDABackend {
             let (splits, splitTiles) = Self.winogradWeightSplits(g, tiles: tiles)
             let shape = winogradShape(g, firstImage: first, count: count, splits: splits, splitTiles: splitTiles)
             let padded = splits * splitTiles, yhatOffset = positions * c * padded
-            try launchElementwise(.winograd, "ck_wino_input", count: c * padded,
+            try launchElementwise(.winograd, "ck_wino_input_r\(r)", count: c * padded,
                                   [.storage(input), .storage(workspace), shape])
-            try launchElementwise(.winograd, "ck_wino_grad_output", count: k * padded,
+            try launchElementwise(.winograd, "ck_wino_grad_output_r\(r)", count: k * padded,
                                   [.storage(gradOutput), .pointer(workspace.deviceAddress + CUdeviceptr(yhatOffset * 4)), shape])
-            // One GEMM per (range, ξ): batch entry s·16 + ξ of every operand is one stride apart.
+            // One GEMM per (range, ξ): batch entry s·α² + ξ of every operand is one stride apart.
             let single = splits == 1 && first == 0
             try sgemm(transposeA: false, transposeB: true, m: k, n: c, k: splitTiles,
                       GEMMOperand(workspace, offset: yhatOffset, leadingDimension: splitTiles, batchStride: k * splitTiles),
@@ -74,19 +74,19 @@ extension CUDABackend {
             }
             first += count
         }
-        try launchElementwise(.winograd, "ck_wino_filter_grad", count: k * c,
+        try launchElementwise(.winograd, "ck_wino_filter_grad_r\(r)", count: k * c,
                               [.storage(du), .storage(gradWeight), .int(k), .int(c)])
     }
 
     /// The forward pass of stride-1 geometry `g` (the input gradient's when `flipped`): U once,
-    /// then per chunk of images V, the 16 GEMMs into M, and the output transform.
+    /// then per chunk of images V, the α² GEMMs into M, and the output transform.
     private func winogradConv(input: Storage, weight: Storage, flipped: Bool, output: Storage, geometry g: Conv2dGeometry) throws {
         try checkWinograd(g)
-        let k = g.outChannels, c = g.inChannels, positions = WinogradTiling.positions
+        let k = g.outChannels, c = g.inChannels, positions = WinogradTiling.positions(g), r = g.kernelHeight
         let chunk = WinogradTiling.imagesPerChunk(g), perImage = WinogradTiling.tilesPerImage(g)
         let u = try workspace(floats: positions * k * c)
         // The weight is [outChannels][inChannels] of the layer; flipped, that is [c][k] of this GEMM.
-        try launchElementwise(.winograd, "ck_wino_filter", count: k * c,
+        try launchElementwise(.winograd, "ck_wino_filter_r\(r)", count: k * c,
                               [.storage(weight), .storage(u), .int(flipped ? c : k), .int(flipped ? k : c), .flag(flipped)])
         let workspace = try workspace(floats: positions * (c + k) * chunk * perImage)
         var first = 0
@@ -94,7 +94,7 @@ extension CUDABackend {
             let count = min(chunk, g.n - first), tiles = count * perImage
             let shape = winogradShape(g, firstImage: first, count: count)
             let mOffset = positions * c * tiles
-            try launchElementwise(.winograd, "ck_wino_input", count: c * tiles,
+            try launchElementwise(.winograd, "ck_wino_input_r\(r)", count: c * tiles,
                                   [.storage(input), .storage(workspace), shape])
             try sgemm(transposeA: false, transposeB: false, m: k, n: tiles, k: c,
                       GEMMOperand(u, leadingDimension: c, batchStride: k * c),
@@ -102,13 +102,13 @@ extension CUDABackend {
                       beta: 0,
                       GEMMOperand(workspace, offset: mOffset, leadingDimension: tiles, batchStride: k * tiles),
                       batch: positions)
-            try launchElementwise(.winograd, "ck_wino_output", count: k * tiles,
+            try launchElementwise(.winograd, "ck_wino_output_r\(r)", count: k * tiles,
                                   [.pointer(workspace.deviceAddress + CUdeviceptr(mOffset * 4)), .storage(output), shape])
             first += count
         }
     }
 
-    /// Throws `unsupported` when Winograd F(2×2, 3×3) cannot compute `g`.
+    /// Throws `unsupported` when Winograd cannot compute `g`.
     private func checkWinograd(_ g: Conv2dGeometry) throws {
         guard WinogradTiling.supports(g) else {
             throw ConvKitError.unsupported(op: "conv2d", message: WinogradTiling.unsupportedReason(g))

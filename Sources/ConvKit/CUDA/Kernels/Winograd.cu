@@ -1,16 +1,61 @@
-// Winograd F(2×2, 3×3) convolution: the transforms around the 16 GEMMs (cuBLAS) that do the
-// work. The algorithm, the layouts and the matrices Bᵀ, G and Aᵀ are described in
-// WinogradTiling.swift; CUDAWinogradConv.swift launches these kernels.
+// Winograd F(2×2, r×r) convolution for r = 3 and 5: the transforms around the α² GEMMs (cuBLAS)
+// that do the work, α = r + 1. The algorithm, the layouts and the matrices Bᵀ, G and Aᵀ are
+// described in WinogradTiling.swift (the tables below are the same numbers); CUDAWinogradConv.swift
+// launches these kernels, `_r3` or `_r5`.
 //
-// Every matrix is [ξ][row][column] with ξ the position in the 4×4 transformed tile, so the
+// Every matrix is [ξ][row][column] with ξ the position in the α×α transformed tile, so the
 // threads of a warp, which take consecutive tiles (or channels), read and write consecutive
 // addresses of each ξ. The weight gradient splits the chunk's tiles into `splits` ranges of
 // `splitTiles` for more GEMMs in its batch: V and Ŷ are then [split][ξ][row][splitTiles], and
 // the tiles past the chunk's last (padding of the last range) are zero. Indices inside one chunk
 // fit 32 bits (the Swift side bounds the chunk); offsets into the NCHW tensors are 64-bit.
+// The transforms are fully unrolled products with constant tables, so the zeros fold away.
 #include "Common.cuh"
 
-// One chunk of images of a stride-1 3×3 convolution (the order of WinogradShape in Swift).
+template <int R> struct CkWino;
+
+// F(2, 3): points 0, 1, −1.
+template <> struct CkWino<3> {
+    static constexpr int A = 4;
+    __device__ static constexpr float bt(int i, int j) {
+        constexpr float m[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+        return m[i][j];
+    }
+    __device__ static constexpr float g(int i, int j) {
+        constexpr float m[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+        return m[i][j];
+    }
+    __device__ static constexpr float at(int i, int j) {
+        constexpr float m[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+        return m[i][j];
+    }
+};
+
+// F(2, 5): points 0, 1, −1, 2, −1/2.
+template <> struct CkWino<5> {
+    static constexpr int A = 6;
+    __device__ static constexpr float bt(int i, int j) {
+        constexpr float m[6][6] = {{1, 1.5f, -2, -1.5f, 1, 0},  {0, -1, -2.5f, -0.5f, 1, 0}, {0, 1, 0.5f, -2.5f, 1, 0},
+                                   {0, -0.5f, -1, 0.5f, 1, 0}, {0, 2, -1, -2, 1, 0},       {0, 1, 1.5f, -2, -1.5f, 1}};
+        return m[i][j];
+    }
+    __device__ static constexpr float g(int i, int j) {
+        constexpr float t = 1.0f / 3.0f, f = 1.0f / 15.0f;
+        constexpr float m[6][5] = {{1, 0, 0, 0, 0},
+                                   {-t, -t, -t, -t, -t},
+                                   {t, -t, t, -t, t},
+                                   {f, 2 * f, 4 * f, 8 * f, 16 * f},
+                                   {-16 * f, 8 * f, -4 * f, 2 * f, -f},
+                                   {0, 0, 0, 0, 1}};
+        return m[i][j];
+    }
+    __device__ static constexpr float at(int i, int j) {
+        constexpr float m[2][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -0.5f, 1}};
+        return m[i][j];
+    }
+};
+
+// One chunk of images of a stride-1 r×r convolution (the order of winogradShape in Swift).
 struct CkWinoShape {
     i64 inChannels, inHeight, inWidth;
     i64 outChannels, outHeight, outWidth;
@@ -20,44 +65,54 @@ struct CkWinoShape {
     i64 splits, splitTiles;  // the tile ranges of V and Ŷ (1 and the chunk's tiles but in the weight gradient)
 };
 
-// Offset of (ξ, row, tile) in a [split][ξ][row][splitTiles] matrix of `rows` rows.
-static __device__ __forceinline__ int ck_wino_at(int xi, int row, int tile, int rows, int splitTiles) {
+// Offset of (ξ, row, tile) in a [split][ξ][row][splitTiles] matrix of `rows` rows and `positions` ξ.
+static __device__ __forceinline__ int ck_wino_at(int xi, int row, int tile, int rows, int splitTiles, int positions) {
     const int split = tile / splitTiles;
-    return ((split * 16 + xi) * rows + row) * splitTiles + (tile - split * splitTiles);
+    return ((split * positions + xi) * rows + row) * splitTiles + (tile - split * splitTiles);
 }
 
-// U[ξ][k][c] = (G g Gᵀ)[ξ] for every 3×3 filter g = weight[k][c]. With `flipped` (the input
+// U[ξ][k][c] = (G g Gᵀ)[ξ] for every r×r filter g = weight[k][c]. With `flipped` (the input
 // gradient) the filter is rotated by 180° and stored at U[ξ][c][k].
-extern "C" __global__ void ck_wino_filter(const float* __restrict__ weight, float* __restrict__ u,
-                                          i64 outChannels, i64 inChannels, i64 flipped) {
+template <int R>
+static __device__ void ck_wino_filter(const float* __restrict__ weight, float* __restrict__ u, i64 outChannels,
+                                      i64 inChannels, i64 flipped) {
+    typedef CkWino<R> W;
+    constexpr int A = W::A;
     const i64 count = outChannels * inChannels;
     CK_LOOP(filter, count) {
-        const float* w = weight + filter * 9;
-        float f[9];
+        const float* w = weight + filter * R * R;
+        float f[R][R];
 #pragma unroll
-        for (int i = 0; i < 9; ++i) f[i] = w[flipped ? 8 - i : i];
-        float h[4][3];  // G f
+        for (int i = 0; i < R * R; ++i) f[i / R][i % R] = w[flipped ? R * R - 1 - i : i];
+        float h[A][R];  // G f
 #pragma unroll
-        for (int col = 0; col < 3; ++col) {
-            h[0][col] = f[col];
-            h[1][col] = 0.5f * (f[col] + f[3 + col] + f[6 + col]);
-            h[2][col] = 0.5f * (f[col] - f[3 + col] + f[6 + col]);
-            h[3][col] = f[6 + col];
-        }
+        for (int i = 0; i < A; ++i)
+#pragma unroll
+            for (int j = 0; j < R; ++j) {
+                float sum = 0.0f;
+#pragma unroll
+                for (int a = 0; a < R; ++a) sum += W::g(i, a) * f[a][j];
+                h[i][j] = sum;
+            }
         const i64 k = filter / inChannels, c = filter - k * inChannels;
         float* out = u + (flipped ? c * outChannels + k : filter);
 #pragma unroll
-        for (int row = 0; row < 4; ++row) {  // (G f) Gᵀ
-            out[(4 * row + 0) * count] = h[row][0];
-            out[(4 * row + 1) * count] = 0.5f * (h[row][0] + h[row][1] + h[row][2]);
-            out[(4 * row + 2) * count] = 0.5f * (h[row][0] - h[row][1] + h[row][2]);
-            out[(4 * row + 3) * count] = h[row][2];
-        }
+        for (int i = 0; i < A; ++i)
+#pragma unroll
+            for (int j = 0; j < A; ++j) {  // (G f) Gᵀ
+                float sum = 0.0f;
+#pragma unroll
+                for (int b = 0; b < R; ++b) sum += h[i][b] * W::g(j, b);
+                out[(i * A + j) * count] = sum;
+            }
     }
 }
 
-// V[ξ][c][t] = (Bᵀ d B)[ξ] for the 4×4 input tile d under output tile t (zero outside the input).
-extern "C" __global__ void ck_wino_input(const float* __restrict__ input, float* __restrict__ v, CkWinoShape s) {
+// V[ξ][c][t] = (Bᵀ d B)[ξ] for the α×α input tile d under output tile t (zero outside the input).
+template <int R>
+static __device__ void ck_wino_input(const float* __restrict__ input, float* __restrict__ v, CkWinoShape s) {
+    typedef CkWino<R> W;
+    constexpr int A = W::A;
     const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
     const int columns = (int)s.tileColumns, height = (int)s.inHeight, width = (int)s.inWidth;
     const int rows = (int)s.inChannels, splitTiles = (int)s.splitTiles, padded = (int)s.splits * splitTiles;
@@ -69,38 +124,45 @@ extern "C" __global__ void ck_wino_input(const float* __restrict__ input, float*
         const int y0 = 2 * tileRow - (int)s.padTop, x0 = 2 * (r - tileRow * columns) - (int)s.padLeft;
         const float* plane = input + ((s.firstImage + image) * s.inChannels + c) * s.inHeight * s.inWidth;
         const bool inside = t < tiles;
-        float d[4][4];
+        float d[A][A];
 #pragma unroll
-        for (int a = 0; a < 4; ++a) {
+        for (int a = 0; a < A; ++a) {
             const int y = y0 + a;
 #pragma unroll
-            for (int b = 0; b < 4; ++b) {
+            for (int b = 0; b < A; ++b) {
                 const int x = x0 + b;
                 d[a][b] = (inside && y >= 0 && y < height && x >= 0 && x < width) ? __ldg(plane + y * width + x) : 0.0f;
             }
         }
-        float e[4][4];  // Bᵀ d
+        float e[A][A];  // Bᵀ d
 #pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            e[0][b] = d[0][b] - d[2][b];
-            e[1][b] = d[1][b] + d[2][b];
-            e[2][b] = d[2][b] - d[1][b];
-            e[3][b] = d[1][b] - d[3][b];
-        }
-        float* out = v + ck_wino_at(0, c, t, rows, splitTiles);
+        for (int a = 0; a < A; ++a)
 #pragma unroll
-        for (int a = 0; a < 4; ++a) {  // (Bᵀ d) B
-            out[(4 * a + 0) * stride] = e[a][0] - e[a][2];
-            out[(4 * a + 1) * stride] = e[a][1] + e[a][2];
-            out[(4 * a + 2) * stride] = e[a][2] - e[a][1];
-            out[(4 * a + 3) * stride] = e[a][1] - e[a][3];
-        }
+            for (int b = 0; b < A; ++b) {
+                float sum = 0.0f;
+#pragma unroll
+                for (int q = 0; q < A; ++q) sum += W::bt(a, q) * d[q][b];
+                e[a][b] = sum;
+            }
+        float* out = v + ck_wino_at(0, c, t, rows, splitTiles, A * A);
+#pragma unroll
+        for (int a = 0; a < A; ++a)
+#pragma unroll
+            for (int b = 0; b < A; ++b) {  // (Bᵀ d) B
+                float sum = 0.0f;
+#pragma unroll
+                for (int q = 0; q < A; ++q) sum += e[a][q] * W::bt(b, q);
+                out[(a * A + b) * stride] = sum;
+            }
     }
 }
 
 // The output tile Aᵀ M A of every tile t and output channel k (M is [ξ][k][t], one range of
 // tiles); rows and columns of the tile beyond the plane are dropped.
-extern "C" __global__ void ck_wino_output(const float* __restrict__ m, float* __restrict__ output, CkWinoShape s) {
+template <int R>
+static __device__ void ck_wino_output(const float* __restrict__ m, float* __restrict__ output, CkWinoShape s) {
+    typedef CkWino<R> W;
+    constexpr int A = W::A;
     const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
     const int columns = (int)s.tileColumns, height = (int)s.outHeight, width = (int)s.outWidth;
     const int total = (int)s.outChannels * tiles, stride = total;
@@ -109,28 +171,41 @@ extern "C" __global__ void ck_wino_output(const float* __restrict__ m, float* __
         const int image = t / perImage, r = t - image * perImage;
         const int tileRow = r / columns;
         const int y0 = 2 * tileRow, x0 = 2 * (r - tileRow * columns);
-        float e[2][4];  // Aᵀ M
+        float e[2][A];  // Aᵀ M
 #pragma unroll
-        for (int b = 0; b < 4; ++b) {
-            const float m0 = m[b * stride + i], m1 = m[(4 + b) * stride + i];
-            const float m2 = m[(8 + b) * stride + i], m3 = m[(12 + b) * stride + i];
-            e[0][b] = m0 + m1 + m2;
-            e[1][b] = m1 - m2 - m3;
+        for (int b = 0; b < A; ++b) {
+            float column[A];
+#pragma unroll
+            for (int a = 0; a < A; ++a) column[a] = m[(a * A + b) * stride + i];
+#pragma unroll
+            for (int row = 0; row < 2; ++row) {
+                float sum = 0.0f;
+#pragma unroll
+                for (int a = 0; a < A; ++a) sum += W::at(row, a) * column[a];
+                e[row][b] = sum;
+            }
         }
         float* plane = output + ((s.firstImage + image) * s.outChannels + k) * s.outHeight * s.outWidth;
 #pragma unroll
         for (int row = 0; row < 2; ++row) {  // (Aᵀ M) A
             if (y0 + row >= height) break;
             float* line = plane + (y0 + row) * width + x0;
-            line[0] = e[row][0] + e[row][1] + e[row][2];
-            if (x0 + 1 < width) line[1] = e[row][1] - e[row][2] - e[row][3];
+#pragma unroll
+            for (int col = 0; col < 2; ++col) {
+                float sum = 0.0f;
+#pragma unroll
+                for (int b = 0; b < A; ++b) sum += e[row][b] * W::at(col, b);
+                if (x0 + col < width) line[col] = sum;
+            }
         }
     }
 }
 
 // Ŷ[ξ][k][t] = (A dY Aᵀ)[ξ] for the 2×2 output-gradient tile of every tile t (zero beyond the plane).
-extern "C" __global__ void ck_wino_grad_output(const float* __restrict__ gradOutput, float* __restrict__ yhat,
-                                               CkWinoShape s) {
+template <int R>
+static __device__ void ck_wino_grad_output(const float* __restrict__ gradOutput, float* __restrict__ yhat, CkWinoShape s) {
+    typedef CkWino<R> W;
+    constexpr int A = W::A;
     const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
     const int columns = (int)s.tileColumns, height = (int)s.outHeight, width = (int)s.outWidth;
     const int rows = (int)s.outChannels, splitTiles = (int)s.splitTiles, padded = (int)s.splits * splitTiles;
@@ -148,52 +223,81 @@ extern "C" __global__ void ck_wino_grad_output(const float* __restrict__ gradOut
 #pragma unroll
             for (int b = 0; b < 2; ++b)
                 dy[a][b] = (inside && y0 + a < height && x0 + b < width) ? __ldg(plane + (y0 + a) * width + x0 + b) : 0.0f;
-        // A dY: A's rows are (1, 0), (1, 1), (1, −1), (0, −1); then each row times Aᵀ.
-        float p[4][2];
+        float p[A][2];  // A dY (A is Aᵀ transposed)
 #pragma unroll
-        for (int b = 0; b < 2; ++b) {
-            p[0][b] = dy[0][b];
-            p[1][b] = dy[0][b] + dy[1][b];
-            p[2][b] = dy[0][b] - dy[1][b];
-            p[3][b] = -dy[1][b];
-        }
-        float* out = yhat + ck_wino_at(0, k, t, rows, splitTiles);
+        for (int a = 0; a < A; ++a)
 #pragma unroll
-        for (int a = 0; a < 4; ++a) {
-            out[(4 * a + 0) * stride] = p[a][0];
-            out[(4 * a + 1) * stride] = p[a][0] + p[a][1];
-            out[(4 * a + 2) * stride] = p[a][0] - p[a][1];
-            out[(4 * a + 3) * stride] = -p[a][1];
-        }
+            for (int b = 0; b < 2; ++b) p[a][b] = W::at(0, a) * dy[0][b] + W::at(1, a) * dy[1][b];
+        float* out = yhat + ck_wino_at(0, k, t, rows, splitTiles, A * A);
+#pragma unroll
+        for (int a = 0; a < A; ++a)
+#pragma unroll
+            for (int b = 0; b < A; ++b) out[(a * A + b) * stride] = p[a][0] * W::at(0, b) + p[a][1] * W::at(1, b);
     }
 }
 
-// dW[k][c] = Gᵀ dU[·][k][c] G (3×3) for every filter (dU is [ξ][k][c]).
-extern "C" __global__ void ck_wino_filter_grad(const float* __restrict__ du, float* __restrict__ gradWeight,
-                                               i64 outChannels, i64 inChannels) {
+// dW[k][c] = Gᵀ dU[·][k][c] G (r×r) for every filter (dU is [ξ][k][c]).
+template <int R>
+static __device__ void ck_wino_filter_grad(const float* __restrict__ du, float* __restrict__ gradWeight,
+                                           i64 outChannels, i64 inChannels) {
+    typedef CkWino<R> W;
+    constexpr int A = W::A;
     const i64 count = outChannels * inChannels;
     CK_LOOP(filter, count) {
-        float t[3][4];  // Gᵀ dU: Gᵀ's rows are (1, ½, ½, 0), (0, ½, −½, 0), (0, ½, ½, 1)
+        float t[R][A];  // Gᵀ dU
 #pragma unroll
-        for (int col = 0; col < 4; ++col) {
-            const float u0 = du[col * count + filter], u1 = du[(4 + col) * count + filter];
-            const float u2 = du[(8 + col) * count + filter], u3 = du[(12 + col) * count + filter];
-            t[0][col] = u0 + 0.5f * (u1 + u2);
-            t[1][col] = 0.5f * (u1 - u2);
-            t[2][col] = 0.5f * (u1 + u2) + u3;
-        }
-        float* w = gradWeight + filter * 9;
+        for (int col = 0; col < A; ++col) {
+            float column[A];
 #pragma unroll
-        for (int row = 0; row < 3; ++row) {  // (Gᵀ dU) G
-            w[3 * row + 0] = t[row][0] + 0.5f * (t[row][1] + t[row][2]);
-            w[3 * row + 1] = 0.5f * (t[row][1] - t[row][2]);
-            w[3 * row + 2] = 0.5f * (t[row][1] + t[row][2]) + t[row][3];
+            for (int a = 0; a < A; ++a) column[a] = du[(a * A + col) * count + filter];
+#pragma unroll
+            for (int row = 0; row < R; ++row) {
+                float sum = 0.0f;
+#pragma unroll
+                for (int a = 0; a < A; ++a) sum += W::g(a, row) * column[a];
+                t[row][col] = sum;
+            }
         }
+        float* w = gradWeight + filter * R * R;
+#pragma unroll
+        for (int row = 0; row < R; ++row)
+#pragma unroll
+            for (int col = 0; col < R; ++col) {  // (Gᵀ dU) G
+                float sum = 0.0f;
+#pragma unroll
+                for (int b = 0; b < A; ++b) sum += t[row][b] * W::g(b, col);
+                w[row * R + col] = sum;
+            }
     }
 }
 
+#define CK_WINO_KERNELS(R)                                                                                        \
+    extern "C" __global__ void ck_wino_filter_r##R(const float* __restrict__ weight, float* __restrict__ u,      \
+                                                   i64 outChannels, i64 inChannels, i64 flipped) {              \
+        ck_wino_filter<R>(weight, u, outChannels, inChannels, flipped);                                          \
+    }                                                                                                             \
+    extern "C" __global__ void ck_wino_input_r##R(const float* __restrict__ input, float* __restrict__ v,        \
+                                                  CkWinoShape s) {                                               \
+        ck_wino_input<R>(input, v, s);                                                                            \
+    }                                                                                                             \
+    extern "C" __global__ void ck_wino_output_r##R(const float* __restrict__ m, float* __restrict__ output,      \
+                                                   CkWinoShape s) {                                              \
+        ck_wino_output<R>(m, output, s);                                                                          \
+    }                                                                                                             \
+    extern "C" __global__ void ck_wino_grad_output_r##R(const float* __restrict__ gradOutput,                    \
+                                                        float* __restrict__ yhat, CkWinoShape s) {               \
+        ck_wino_grad_output<R>(gradOutput, yhat, s);                                                              \
+    }                                                                                                             \
+    extern "C" __global__ void ck_wino_filter_grad_r##R(const float* __restrict__ du, float* __restrict__ gradWeight, \
+                                                        i64 outChannels, i64 inChannels) {                       \
+        ck_wino_filter_grad<R>(du, gradWeight, outChannels, inChannels);                                          \
+    }
+
+CK_WINO_KERNELS(3)
+CK_WINO_KERNELS(5)
+
 // du[j] = (accumulate ? du[j] : 0) + Σ_split partials[split][j] over the weight gradient's tile
-// ranges, in split order (Float64), for the `count` = 16·K·C values of dU.
+// ranges, in split order (Float64), for the `count` = α²·K·C values of dU.
 extern "C" __global__ void ck_wino_sum_splits(const float* __restrict__ partials, float* __restrict__ du, i64 count,
                                               i64 splits, i64 accumulate) {
     CK_LOOP(j, count) {
