@@ -75,11 +75,10 @@ enum WinogradConv {
     // MARK: Transforms
 
     /// `out = L · X · Rᵀ` for row-major `L` (p × q), `X` (q × q') and `R` (p' × q'): the
-    /// two-sided product every transform is.
+    /// two-sided product every transform is; `middle` holds at least p·q' floats of scratch.
     @inline(__always)
     private static func sandwich(_ l: [Float], _ x: [Float], _ r: [Float], p: Int, q: Int, q2: Int, p2: Int,
-                                 into out: inout [Float]) {
-        var middle = [Float](repeating: 0, count: p * q2)
+                                 middle: inout [Float], into out: inout [Float]) {
         for i in 0..<p {
             for j in 0..<q2 {
                 var sum: Float = 0
@@ -109,12 +108,12 @@ enum WinogradConv {
         let m = WinogradTiling.matrices(kernel: kernel), alpha = m.alpha, taps = kernel * kernel
         let count = outChannels * inChannels
         CPUBackend.shared.parallelFor(count, grain: 64) { range in
-            var f = [Float](repeating: 0, count: taps), out = [Float](repeating: 0, count: alpha * alpha)
+            var f = [Float](repeating: 0, count: taps), out = [Float](repeating: 0, count: alpha * alpha), middle = out
             for filter in range {
                 let k = filter / inChannels, c = filter % inChannels
                 let w = weight + filter * taps
                 for i in 0..<taps { f[i] = flipped ? w[taps - 1 - i] : w[i] }
-                sandwich(m.g, f, m.g, p: alpha, q: kernel, q2: kernel, p2: alpha, into: &out)
+                sandwich(m.g, f, m.g, p: alpha, q: kernel, q2: kernel, p2: alpha, middle: &middle, into: &out)
                 let at = flipped ? c * outChannels + k : filter
                 for xi in 0..<(alpha * alpha) { u[xi * count + at] = out[xi] }
             }
@@ -129,7 +128,7 @@ enum WinogradConv {
         let perImage = WinogradTiling.tilesPerImage(g), columns = WinogradTiling.tileColumns(g)
         let tiles = count * perImage, stride = g.inChannels * tiles, plane = g.inHeight * g.inWidth
         CPUBackend.shared.parallelFor(g.inChannels * count) { planes in
-            var d = [Float](repeating: 0, count: alpha * alpha), out = d
+            var d = [Float](repeating: 0, count: alpha * alpha), out = d, middle = d
             for index in planes {
                 let c = index / count, image = index % count
                 let source = input + ((firstImage + image) * g.inChannels + c) * plane
@@ -141,7 +140,7 @@ enum WinogradConv {
                             d[a * alpha + b] = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth ? source[y * g.inWidth + x] : 0
                         }
                     }
-                    sandwich(m.bt, d, m.bt, p: alpha, q: alpha, q2: alpha, p2: alpha, into: &out)
+                    sandwich(m.bt, d, m.bt, p: alpha, q: alpha, q2: alpha, p2: alpha, middle: &middle, into: &out)
                     let destination = v + c * tiles + image * perImage + r
                     for xi in 0..<(alpha * alpha) { destination[xi * stride] = out[xi] }
                 }
@@ -157,14 +156,14 @@ enum WinogradConv {
         let perImage = WinogradTiling.tilesPerImage(g), columns = WinogradTiling.tileColumns(g)
         let tiles = count * perImage, stride = g.outChannels * tiles, plane = g.outHeight * g.outWidth
         CPUBackend.shared.parallelFor(g.outChannels * count) { planes in
-            var tile = [Float](repeating: 0, count: alpha * alpha), out = [Float](repeating: 0, count: 4)
+            var tile = [Float](repeating: 0, count: alpha * alpha), out = [Float](repeating: 0, count: 4), middle = tile
             for index in planes {
                 let k = index / count, image = index % count
                 let destination = output + ((firstImage + image) * g.outChannels + k) * plane
                 for r in 0..<perImage {
                     let source = mt + k * tiles + image * perImage + r
                     for xi in 0..<(alpha * alpha) { tile[xi] = source[xi * stride] }
-                    sandwich(m.at, tile, m.at, p: 2, q: alpha, q2: alpha, p2: 2, into: &out)
+                    sandwich(m.at, tile, m.at, p: 2, q: alpha, q2: alpha, p2: 2, middle: &middle, into: &out)
                     let y0 = (r / columns) * 2, x0 = (r % columns) * 2
                     for i in 0..<2 where y0 + i < g.outHeight {
                         for j in 0..<2 where x0 + j < g.outWidth { destination[(y0 + i) * g.outWidth + x0 + j] = out[2 * i + j] }
@@ -182,7 +181,7 @@ enum WinogradConv {
         let perImage = WinogradTiling.tilesPerImage(g), columns = WinogradTiling.tileColumns(g)
         let tiles = count * perImage, stride = g.outChannels * tiles, plane = g.outHeight * g.outWidth
         CPUBackend.shared.parallelFor(g.outChannels * count) { planes in
-            var dy = [Float](repeating: 0, count: 4), out = [Float](repeating: 0, count: alpha * alpha)
+            var dy = [Float](repeating: 0, count: 4), out = [Float](repeating: 0, count: alpha * alpha), middle = out
             for index in planes {
                 let k = index / count, image = index % count
                 let source = gradOutput + ((firstImage + image) * g.outChannels + k) * plane
@@ -193,7 +192,7 @@ enum WinogradConv {
                             dy[2 * i + j] = y0 + i < g.outHeight && x0 + j < g.outWidth ? source[(y0 + i) * g.outWidth + x0 + j] : 0
                         }
                     }
-                    sandwich(a, dy, a, p: alpha, q: 2, q2: 2, p2: alpha, into: &out)
+                    sandwich(a, dy, a, p: alpha, q: 2, q2: 2, p2: alpha, middle: &middle, into: &out)
                     let destination = yhat + k * tiles + image * perImage + r
                     for xi in 0..<(alpha * alpha) { destination[xi * stride] = out[xi] }
                 }
@@ -208,10 +207,10 @@ enum WinogradConv {
         let gt = transposed(m.g, rows: alpha, columns: kernel)
         let count = outChannels * inChannels
         CPUBackend.shared.parallelFor(count, grain: 64) { range in
-            var tile = [Float](repeating: 0, count: alpha * alpha), out = [Float](repeating: 0, count: taps)
+            var tile = [Float](repeating: 0, count: alpha * alpha), out = [Float](repeating: 0, count: taps), middle = tile
             for filter in range {
                 for xi in 0..<(alpha * alpha) { tile[xi] = du[xi * count + filter] }
-                sandwich(gt, tile, gt, p: kernel, q: alpha, q2: alpha, p2: kernel, into: &out)
+                sandwich(gt, tile, gt, p: kernel, q: alpha, q2: alpha, p2: kernel, middle: &middle, into: &out)
                 let w = gradWeight + filter * taps
                 for i in 0..<taps { w[i] = out[i] }
             }
