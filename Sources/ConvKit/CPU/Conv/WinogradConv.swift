@@ -109,11 +109,12 @@ enum WinogradConv {
         let count = outChannels * inChannels
         CPUBackend.shared.parallelFor(count, grain: 64) { range in
             var f = [Float](repeating: 0, count: taps), out = [Float](repeating: 0, count: alpha * alpha), middle = out
+            let g = m.g.map { $0 }  // this worker's own copy: no reference count shared between threads
             for filter in range {
                 let k = filter / inChannels, c = filter % inChannels
                 let w = weight + filter * taps
                 for i in 0..<taps { f[i] = flipped ? w[taps - 1 - i] : w[i] }
-                sandwich(m.g, f, m.g, p: alpha, q: kernel, q2: kernel, p2: alpha, middle: &middle, into: &out)
+                sandwich(g, f, g, p: alpha, q: kernel, q2: kernel, p2: alpha, middle: &middle, into: &out)
                 let at = flipped ? c * outChannels + k : filter
                 for xi in 0..<(alpha * alpha) { u[xi * count + at] = out[xi] }
             }
@@ -129,6 +130,7 @@ enum WinogradConv {
         let tiles = count * perImage, stride = g.inChannels * tiles, plane = g.inHeight * g.inWidth
         CPUBackend.shared.parallelFor(g.inChannels * count) { planes in
             var d = [Float](repeating: 0, count: alpha * alpha), out = d, middle = d
+            let bt = m.bt.map { $0 }  // this worker's own copy: no reference count shared between threads
             for index in planes {
                 let c = index / count, image = index % count
                 let source = input + ((firstImage + image) * g.inChannels + c) * plane
@@ -140,7 +142,7 @@ enum WinogradConv {
                             d[a * alpha + b] = y >= 0 && y < g.inHeight && x >= 0 && x < g.inWidth ? source[y * g.inWidth + x] : 0
                         }
                     }
-                    sandwich(m.bt, d, m.bt, p: alpha, q: alpha, q2: alpha, p2: alpha, middle: &middle, into: &out)
+                    sandwich(bt, d, bt, p: alpha, q: alpha, q2: alpha, p2: alpha, middle: &middle, into: &out)
                     let destination = v + c * tiles + image * perImage + r
                     for xi in 0..<(alpha * alpha) { destination[xi * stride] = out[xi] }
                 }
@@ -157,13 +159,14 @@ enum WinogradConv {
         let tiles = count * perImage, stride = g.outChannels * tiles, plane = g.outHeight * g.outWidth
         CPUBackend.shared.parallelFor(g.outChannels * count) { planes in
             var tile = [Float](repeating: 0, count: alpha * alpha), out = [Float](repeating: 0, count: 4), middle = tile
+            let at = m.at.map { $0 }  // this worker's own copy: no reference count shared between threads
             for index in planes {
                 let k = index / count, image = index % count
                 let destination = output + ((firstImage + image) * g.outChannels + k) * plane
                 for r in 0..<perImage {
                     let source = mt + k * tiles + image * perImage + r
                     for xi in 0..<(alpha * alpha) { tile[xi] = source[xi * stride] }
-                    sandwich(m.at, tile, m.at, p: 2, q: alpha, q2: alpha, p2: 2, middle: &middle, into: &out)
+                    sandwich(at, tile, at, p: 2, q: alpha, q2: alpha, p2: 2, middle: &middle, into: &out)
                     let y0 = (r / columns) * 2, x0 = (r % columns) * 2
                     for i in 0..<2 where y0 + i < g.outHeight {
                         for j in 0..<2 where x0 + j < g.outWidth { destination[(y0 + i) * g.outWidth + x0 + j] = out[2 * i + j] }
@@ -182,6 +185,7 @@ enum WinogradConv {
         let tiles = count * perImage, stride = g.outChannels * tiles, plane = g.outHeight * g.outWidth
         CPUBackend.shared.parallelFor(g.outChannels * count) { planes in
             var dy = [Float](repeating: 0, count: 4), out = [Float](repeating: 0, count: alpha * alpha), middle = out
+            let a = a.map { $0 }  // this worker's own copy: no reference count shared between threads
             for index in planes {
                 let k = index / count, image = index % count
                 let source = gradOutput + ((firstImage + image) * g.outChannels + k) * plane
@@ -208,6 +212,7 @@ enum WinogradConv {
         let count = outChannels * inChannels
         CPUBackend.shared.parallelFor(count, grain: 64) { range in
             var tile = [Float](repeating: 0, count: alpha * alpha), out = [Float](repeating: 0, count: taps), middle = tile
+            let gt = gt.map { $0 }  // this worker's own copy: no reference count shared between threads
             for filter in range {
                 for xi in 0..<(alpha * alpha) { tile[xi] = du[xi * count + filter] }
                 sandwich(gt, tile, gt, p: kernel, q: alpha, q2: alpha, p2: kernel, middle: &middle, into: &out)
