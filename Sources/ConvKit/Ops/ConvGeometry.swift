@@ -42,8 +42,9 @@ public enum ConvAlgorithm: String, Hashable, Sendable, CaseIterable {
     /// Winograd F(2×2, 3×3) and F(2×2, 5×5): 3×3 and 5×5 stride-1, undilated, ungrouped layers
     /// as 16 (36) GEMMs over transformed 4×4 (6×6) input tiles, 2.25× (2.8×) fewer
     /// multiplications than the other algorithms (see `WinogradTiling`). A NaN or infinity in the
-    /// input reaches every output of the 2×2 tiles that read it, as in cuDNN's Winograd. Other
-    /// layers throw `ConvKitError.unsupported`.
+    /// input reaches every output of the 2×2 tiles that read it, as in cuDNN's Winograd. On CUDA
+    /// with TF32 allowed, 3×3 multiplies in TF32 and 5×5 in strict fp32 (its transforms magnify
+    /// TF32's rounding past its tolerance). Other layers throw `ConvKitError.unsupported`.
     case winograd
 
     /// Whether this algorithm runs every convolution geometry (`.depthwise` and `.winograd` run

@@ -146,8 +146,12 @@ extension CUDABackend: ConvolutionKernels {
     /// tensor-core kernel took 0.64 ms against Winograd's 0.95; at 192-384 Winograd won (1.2-1.6×).
     static let winogradMinimumChannelsTF32WeightGradient = 128
 
-    /// Whether `.auto` runs `pass` of `g` with Winograd (F(2×2, 3×3) or F(2×2, 5×5)).
+    /// Whether `.auto` runs `pass` of `g` with Winograd (F(2×2, 3×3) or F(2×2, 5×5)). With TF32
+    /// allowed, 5×5 layers stay on the tensor cores: F(2×2, 5×5) multiplies in strict fp32 (see
+    /// `withWinogradPrecision`), no faster there (AlexNet conv2 on the H200: 1.16 / 1.00 / 1.30 ms
+    /// against the TF32 tensor-core kernel's 1.13 / 1.10 / 1.40).
     private func runsOnWinograd(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry, pass: ConvPass) -> Bool {
+        if allowTF32 && g.kernelHeight == 5 { return false }
         let minimum = pass == .weight && allowTF32 ? Self.winogradMinimumChannelsTF32WeightGradient : Self.winogradMinimumChannels
         return algorithm == .auto && WinogradTiling.supports(g) && min(g.inChannels, g.outChannels) >= minimum
     }

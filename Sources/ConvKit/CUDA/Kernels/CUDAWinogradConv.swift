@@ -29,19 +29,29 @@ extension CUDABackend {
 
     /// `output = conv(input, weight)` (no bias) with Winograd F(2×2, r×r).
     func winogradConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
-        try winogradConv(input: input, weight: weight, flipped: false, output: output, geometry: g)
+        try withWinogradPrecision(g) {
+            try winogradConv(input: input, weight: weight, flipped: false, output: output, geometry: g)
+        }
     }
 
     /// `gradInput = ∂L/∂input` with Winograd: the forward pass of the stride-1 input gradient.
     func winogradConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
         try checkWinograd(g)
-        try winogradConv(input: gradOutput, weight: weight, flipped: true, output: gradInput, geometry: g.inputGradientAsForward)
+        try withWinogradPrecision(g) {
+            try winogradConv(input: gradOutput, weight: weight, flipped: true, output: gradInput,
+                             geometry: g.inputGradientAsForward)
+        }
     }
 
     /// `gradWeight = ∂L/∂weight` with Winograd: `dU[ξ] = Σ Ŷ[ξ] · V[ξ]ᵀ` over the chunks and
     /// their tile ranges, then `dW = Gᵀ dU G` (`ck_wino_filter_grad`).
     func winogradConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
         try checkWinograd(g)
+        try withWinogradPrecision(g) { try winogradWeightGradient(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g) }
+    }
+
+    /// The weight gradient's chunks, tile ranges and GEMMs (see `winogradConvBackwardWeight`).
+    private func winogradWeightGradient(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
         let k = g.outChannels, c = g.inChannels, positions = WinogradTiling.positions(g), r = g.kernelHeight
         let chunk = WinogradTiling.imagesPerChunk(g), perImage = WinogradTiling.tilesPerImage(g)
         let largest = Self.winogradWeightSplits(g, tiles: chunk * perImage)
@@ -106,6 +116,17 @@ extension CUDABackend {
                                   [.pointer(workspace.deviceAddress + CUdeviceptr(mOffset * 4)), .storage(output), shape])
             first += count
         }
+    }
+
+    /// Runs `body` (a Winograd call's GEMMs) with TF32 as `allowTF32` says, except for 5×5 filters,
+    /// whose transforms magnify the operands' rounding: with TF32 GEMMs the 5×5 forward pass missed
+    /// TF32's 1e-3 tolerance on the H200 (relative error 2.3e-3 at 64 channels, 2026-12-03), so
+    /// F(2×2, 5×5) always multiplies in strict fp32.
+    private func withWinogradPrecision<R>(_ g: Conv2dGeometry, _ body: () throws -> R) rethrows -> R {
+        guard allowTF32 && g.kernelHeight == 5 else { return try body() }
+        allowTF32 = false
+        defer { allowTF32 = true }
+        return try body()
     }
 
     /// Throws `unsupported` when Winograd cannot compute `g`.
