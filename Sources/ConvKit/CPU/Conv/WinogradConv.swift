@@ -1,5 +1,5 @@
 /// Winograd F(2×2, r×r) convolution (r = 3 or 5) on the CPU (the algorithm and its layouts:
-/// `WinogradTiling`): transform the filters into U, a chunk of images into V, run the 16 GEMMs,
+/// `WinogradTiling`): transform the filters into U, a chunk of images into V, run the α² GEMMs,
 /// transform M back into the output. The transforms are parallel over channels; the GEMMs run
 /// on `GEMM.sgemm`.
 enum WinogradConv {

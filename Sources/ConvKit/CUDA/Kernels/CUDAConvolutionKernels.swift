@@ -136,11 +136,12 @@ extension CUDABackend: ConvolutionKernels {
         }
     }
 
-    /// Fewest input and output channels for which `.auto` runs a 3×3 stride-1 layer with
+    /// Fewest input and output channels for which `.auto` runs a 3×3 or 5×5 stride-1 layer with
     /// Winograd. Measured on the H200 (BENCHMARKS.md, 2026-12-03): at 64-384 channels Winograd's
-    /// forward pass and input gradient beat the tensor-core kernels in strict fp32 (1.2-2.2×) and
-    /// in TF32 (1.05-2.2×); with fewer channels its transforms' memory traffic outweighs the
-    /// multiplications it saves.
+    /// 3×3 forward pass and input gradient beat the tensor-core kernels in strict fp32 (1.2-2.2×)
+    /// and in TF32 (1.05-2.2×), and its 5×5 passes (AlexNet conv2, 64 → 192) in strict fp32
+    /// (1.5-1.8×). With fewer channels the transforms' memory traffic is expected to outweigh the
+    /// multiplications saved (not measured).
     static let winogradMinimumChannels = 64
     /// The same for the weight gradient with TF32 allowed: at 64 × 64 channels (56 × 56) the
     /// tensor-core kernel took 0.64 ms against Winograd's 0.95; at 192-384 Winograd won (1.2-1.6×).

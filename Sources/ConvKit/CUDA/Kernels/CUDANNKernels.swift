@@ -129,23 +129,14 @@ extension CUDABackend: NNKernels {
     /// layouts (the general kernels run).
     private func rowsLaunch(_ layout: ReductionLayout) -> (suffix: String, shape: LaunchShape)? {
         guard layout.inner == 1, layout.dim >= 1, layout.dim <= 32768, layout.rows > 0 else { return nil }
-        let rows = layout.rows
-        if layout.dim <= Self.threadRowLimit {
-            var v = 1
-            while v * 4 < layout.dim { v *= 2 }
-            let block = CUDABackend.elementwiseBlock
-            return ("thread_v\(v)", LaunchShape(grid: min((rows + block - 1) / block, 1 << 24), block: block))
-        }
-        let warp = layout.dim <= 1024
-        let capacity = warp ? 128 : 4096
+        let block = CUDABackend.elementwiseBlock
+        // Elements one row's threads hold at v = 1 (a float4 each), rows per block, threads per block.
+        let (mode, capacity, rowsPerBlock, threads) = layout.dim <= Self.threadRowLimit ? ("thread", 4, block, block)
+            : layout.dim <= 1024 ? ("warp", 128, block / 32, block) : ("block", 4096, 1, 1024)
         var v = 1
         while v * capacity < layout.dim { v *= 2 }
-        if warp {
-            let warpsPerBlock = CUDABackend.elementwiseBlock / 32
-            return ("warp_v\(v)", LaunchShape(grid: min((rows + warpsPerBlock - 1) / warpsPerBlock, 1 << 24),
-                                              block: CUDABackend.elementwiseBlock))
-        }
-        return ("block_v\(v)", LaunchShape(grid: min(rows, 1 << 24), block: 1024))
+        let grid = min((layout.rows + rowsPerBlock - 1) / rowsPerBlock, 1 << 24)
+        return ("\(mode)_v\(v)", LaunchShape(grid: grid, block: threads))
     }
 
     /// Rows of at most this many elements are one thread's each in the row kernels: a warp per

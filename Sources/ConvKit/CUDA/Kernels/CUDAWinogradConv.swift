@@ -36,7 +36,6 @@ extension CUDABackend {
 
     /// `gradInput = ∂L/∂input` with Winograd: the forward pass of the stride-1 input gradient.
     func winogradConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
-        try checkWinograd(g)
         try withWinogradPrecision(g) {
             try winogradConv(input: gradOutput, weight: weight, flipped: true, output: gradInput,
                              geometry: g.inputGradientAsForward)

@@ -65,6 +65,16 @@ struct CkWinoShape {
     i64 splits, splitTiles;  // the tile ranges of V and Ŷ (1 and the chunk's tiles but in the weight gradient)
 };
 
+// Tile t of a chunk: its image within the chunk and its top-left output position.
+struct CkWinoTile {
+    int image, y0, x0;
+};
+static __device__ __forceinline__ CkWinoTile ck_wino_tile(int t, const CkWinoShape& s) {
+    const int perImage = (int)s.tilesPerImage, columns = (int)s.tileColumns;
+    const int image = t / perImage, r = t - image * perImage, row = r / columns;
+    return {image, 2 * row, 2 * (r - row * columns)};
+}
+
 // Offset of (ξ, row, tile) in a [split][ξ][row][splitTiles] matrix of `rows` rows and `positions` ξ.
 static __device__ __forceinline__ int ck_wino_at(int xi, int row, int tile, int rows, int splitTiles, int positions) {
     const int split = tile / splitTiles;
@@ -113,16 +123,14 @@ template <int R>
 static __device__ void ck_wino_input(const float* __restrict__ input, float* __restrict__ v, CkWinoShape s) {
     typedef CkWino<R> W;
     constexpr int A = W::A;
-    const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
-    const int columns = (int)s.tileColumns, height = (int)s.inHeight, width = (int)s.inWidth;
+    const int tiles = (int)(s.images * s.tilesPerImage), height = (int)s.inHeight, width = (int)s.inWidth;
     const int rows = (int)s.inChannels, splitTiles = (int)s.splitTiles, padded = (int)s.splits * splitTiles;
     const int total = rows * padded, stride = rows * splitTiles;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         const int c = i / padded, t = i - c * padded;
-        const int image = t / perImage, r = t - image * perImage;
-        const int tileRow = r / columns;
-        const int y0 = 2 * tileRow - (int)s.padTop, x0 = 2 * (r - tileRow * columns) - (int)s.padLeft;
-        const float* plane = input + ((s.firstImage + image) * s.inChannels + c) * s.inHeight * s.inWidth;
+        const CkWinoTile tile = ck_wino_tile(t, s);
+        const int y0 = tile.y0 - (int)s.padTop, x0 = tile.x0 - (int)s.padLeft;
+        const float* plane = input + ((s.firstImage + tile.image) * s.inChannels + c) * s.inHeight * s.inWidth;
         const bool inside = t < tiles;
         float d[A][A];
 #pragma unroll
@@ -163,14 +171,12 @@ template <int R>
 static __device__ void ck_wino_output(const float* __restrict__ m, float* __restrict__ output, CkWinoShape s) {
     typedef CkWino<R> W;
     constexpr int A = W::A;
-    const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
-    const int columns = (int)s.tileColumns, height = (int)s.outHeight, width = (int)s.outWidth;
+    const int tiles = (int)(s.images * s.tilesPerImage), height = (int)s.outHeight, width = (int)s.outWidth;
     const int total = (int)s.outChannels * tiles, stride = total;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         const int k = i / tiles, t = i - k * tiles;
-        const int image = t / perImage, r = t - image * perImage;
-        const int tileRow = r / columns;
-        const int y0 = 2 * tileRow, x0 = 2 * (r - tileRow * columns);
+        const CkWinoTile tile = ck_wino_tile(t, s);
+        const int y0 = tile.y0, x0 = tile.x0;
         float e[2][A];  // Aᵀ M
 #pragma unroll
         for (int b = 0; b < A; ++b) {
@@ -185,7 +191,7 @@ static __device__ void ck_wino_output(const float* __restrict__ m, float* __rest
                 e[row][b] = sum;
             }
         }
-        float* plane = output + ((s.firstImage + image) * s.outChannels + k) * s.outHeight * s.outWidth;
+        float* plane = output + ((s.firstImage + tile.image) * s.outChannels + k) * s.outHeight * s.outWidth;
 #pragma unroll
         for (int row = 0; row < 2; ++row) {  // (Aᵀ M) A
             if (y0 + row >= height) break;
@@ -206,16 +212,14 @@ template <int R>
 static __device__ void ck_wino_grad_output(const float* __restrict__ gradOutput, float* __restrict__ yhat, CkWinoShape s) {
     typedef CkWino<R> W;
     constexpr int A = W::A;
-    const int tiles = (int)(s.images * s.tilesPerImage), perImage = (int)s.tilesPerImage;
-    const int columns = (int)s.tileColumns, height = (int)s.outHeight, width = (int)s.outWidth;
+    const int tiles = (int)(s.images * s.tilesPerImage), height = (int)s.outHeight, width = (int)s.outWidth;
     const int rows = (int)s.outChannels, splitTiles = (int)s.splitTiles, padded = (int)s.splits * splitTiles;
     const int total = rows * padded, stride = rows * splitTiles;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += blockDim.x * gridDim.x) {
         const int k = i / padded, t = i - k * padded;
-        const int image = t / perImage, r = t - image * perImage;
-        const int tileRow = r / columns;
-        const int y0 = 2 * tileRow, x0 = 2 * (r - tileRow * columns);
-        const float* plane = gradOutput + ((s.firstImage + image) * s.outChannels + k) * s.outHeight * s.outWidth;
+        const CkWinoTile tile = ck_wino_tile(t, s);
+        const int y0 = tile.y0, x0 = tile.x0;
+        const float* plane = gradOutput + ((s.firstImage + tile.image) * s.outChannels + k) * s.outHeight * s.outWidth;
         const bool inside = t < tiles;
         float dy[2][2];
 #pragma unroll
