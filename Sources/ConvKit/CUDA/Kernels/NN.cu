@@ -789,63 +789,62 @@ extern "C" __global__ void ck_nn_sequential_sum(const float* w, float* out, i64 
     out[0] = total;
 }
 
-// One block: Σ loss and Σ weight in Float64 (fixed order: per-thread strided sums, then the block
-// reduction); out[0] = Σ loss (sum) or Σ loss / Σ weight (mean; 0/0 = NaN when every row is
-// ignored); normaliser[0] = Σ weight when given.
+// Σ a[first, last) and Σ b[first, last) in Float64 over one block, in a fixed order (per-thread
+// strided sums, then the block reduction), returned to every thread.
+template <typename T>
+static __device__ __forceinline__ void nn_block_sums(const T* a, const T* b, i64 first, i64 last, double& sumA,
+                                                     double& sumB, double* scratch) {
+    sumA = 0.0;
+    sumB = 0.0;
+    // Unrolled so that eight loads of each are in flight (the rows were just written: L2 hits).
+#pragma unroll 8
+    for (i64 r = first + threadIdx.x; r < last; r += blockDim.x) {
+        sumA += (double)a[r];
+        sumB += (double)b[r];
+    }
+    sumA = ck_block_sum_double(sumA, scratch);
+    sumB = ck_block_sum_double(sumB, scratch);
+}
+
+// The reduction's result (thread 0): out[0] = Σ loss (sum) or Σ loss / Σ weight (mean; 0/0 = NaN
+// when every row is ignored); normaliser[0] = Σ weight when given.
+static __device__ __forceinline__ void nn_cross_entropy_result(double lossSum, double weightSum, i64 mean, float* out,
+                                                               float* normaliser) {
+    if (threadIdx.x != 0) return;
+    out[0] = mean ? (float)(lossSum / weightSum) : (float)lossSum;
+    if (normaliser) normaliser[0] = (float)weightSum;
+}
+
+// One block sums every row's loss and weight and writes the result.
 extern "C" __global__ void ck_nn_cross_entropy_reduce(const float* losses, const float* weights, i64 rows,
                                                       i64 mean, float* out, float* normaliser) {
     __shared__ double scratch[32];
-    double lossSum = 0.0, weightSum = 0.0;
-    // Unrolled so that eight loads of each are in flight (the rows were just written: L2 hits).
-#pragma unroll 8
-    for (i64 r = threadIdx.x; r < rows; r += blockDim.x) {
-        lossSum += (double)losses[r];
-        weightSum += (double)weights[r];
-    }
-    lossSum = ck_block_sum_double(lossSum, scratch);
-    weightSum = ck_block_sum_double(weightSum, scratch);
-    if (threadIdx.x == 0) {
-        out[0] = mean ? (float)(lossSum / weightSum) : (float)lossSum;
-        if (normaliser) normaliser[0] = (float)weightSum;
-    }
+    double lossSum, weightSum;
+    nn_block_sums(losses, weights, 0, rows, lossSum, weightSum, scratch);
+    nn_cross_entropy_result(lossSum, weightSum, mean, out, normaliser);
 }
 
-// The first stage of the reduction over many rows: block b sums rows [b·chunk, (b+1)·chunk) in
-// Float64 (fixed order) into partials[b] (losses) and partials[blocks + b] (weights).
+// The first stage of the reduction over many rows: block b sums rows [b·chunk, (b+1)·chunk)
+// into partials[b] (losses) and partials[blocks + b] (weights).
 extern "C" __global__ void ck_nn_cross_entropy_partial_sums(const float* losses, const float* weights, i64 rows,
                                                             i64 chunk, double* partials) {
     __shared__ double scratch[32];
-    const i64 first = (i64)blockIdx.x * chunk, last = min(rows, first + chunk);
-    double lossSum = 0.0, weightSum = 0.0;
-#pragma unroll 4
-    for (i64 r = first + threadIdx.x; r < last; r += blockDim.x) {
-        lossSum += (double)losses[r];
-        weightSum += (double)weights[r];
-    }
-    lossSum = ck_block_sum_double(lossSum, scratch);
-    weightSum = ck_block_sum_double(weightSum, scratch);
+    const i64 first = (i64)blockIdx.x * chunk;
+    double lossSum, weightSum;
+    nn_block_sums(losses, weights, first, min(rows, first + chunk), lossSum, weightSum, scratch);
     if (threadIdx.x == 0) {
         partials[blockIdx.x] = lossSum;
         partials[gridDim.x + blockIdx.x] = weightSum;
     }
 }
 
-// The second stage: one block adds the `blocks` partial sums in a fixed order and writes the
-// result as ck_nn_cross_entropy_reduce does.
+// The second stage: one block adds the `blocks` partial sums in a fixed order and writes the result.
 extern "C" __global__ void ck_nn_cross_entropy_reduce_partials(const double* partials, i64 blocks, i64 mean,
                                                                float* out, float* normaliser) {
     __shared__ double scratch[32];
-    double lossSum = 0.0, weightSum = 0.0;
-    for (i64 b = threadIdx.x; b < blocks; b += blockDim.x) {
-        lossSum += partials[b];
-        weightSum += partials[blocks + b];
-    }
-    lossSum = ck_block_sum_double(lossSum, scratch);
-    weightSum = ck_block_sum_double(weightSum, scratch);
-    if (threadIdx.x == 0) {
-        out[0] = mean ? (float)(lossSum / weightSum) : (float)lossSum;
-        if (normaliser) normaliser[0] = (float)weightSum;
-    }
+    double lossSum, weightSum;
+    nn_block_sums(partials, partials + blocks, 0, blocks, lossSum, weightSum, scratch);
+    nn_cross_entropy_result(lossSum, weightSum, mean, out, normaliser);
 }
 
 // Class-index validation in one block, for up to a few hundred thousand targets: found[0] = the
