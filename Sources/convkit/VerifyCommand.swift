@@ -36,6 +36,9 @@ struct VerifyCommand: ParsableCommand {
                 throw ConvKitError.invalidArgument(op: "verify", message: "--device must be a CUDA device (cuda or cuda:N), got '\(device)'")
             }
             let backend = try CUDA.backend(target)
+            // Unwritten output shows up as NaN; CONVKIT_POISON_MEMORY=0 leaves memory as the
+            // allocator gives it (for compute-sanitizer's initcheck, which a fill would blind).
+            backend.poisonsUninitializedMemory = ProcessInfo.processInfo.environment["CONVKIT_POISON_MEMORY"] != "0"
             print("ConvKit \(ConvKit.version) verify: \(target) (\(backend.name), sm_\(backend.computeCapability)) against the CPU")
             print("\(CUDA.compilerDescription); \(backend.blasDescription)")
             let checks = DeviceVerification.allChecks(seed: seed)

@@ -9,6 +9,9 @@ public protocol Backend: AnyObject {
     var device: Device { get }
     /// Allocates `byteCount` bytes of zero-filled memory on the device.
     func allocate(byteCount: Int) throws -> Storage
+    /// Allocates `byteCount` bytes whose contents are unspecified, for a buffer that is written
+    /// in full before it is read (an op's output); saves `allocate`'s zero fill.
+    func allocateUninitialized(byteCount: Int) throws -> Storage
     /// Copies `bytes` from host memory into the start of `storage`.
     func upload(_ bytes: UnsafeRawBufferPointer, to storage: Storage) throws
     /// Copies the first `bytes.count` bytes of `storage` into host memory.
@@ -19,6 +22,11 @@ public protocol Backend: AnyObject {
     func fill(_ storage: Storage, count: Int, value: Float) throws
     /// `destination[i] += source[i]` for the first `count` floats: gradient accumulation.
     func accumulate(_ source: Storage, into destination: Storage, count: Int) throws
+}
+
+extension Backend {
+    /// The zero-filled allocation, for backends where zeroing costs next to nothing.
+    public func allocateUninitialized(byteCount: Int) throws -> Storage { try allocate(byteCount: byteCount) }
 }
 
 /// A backend that implements every kernel family.

@@ -128,6 +128,30 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         return storage
     }
 
+    /// `Backend.allocateUninitialized`: a block from the cache as it is, with no memset (an op's
+    /// output is written in full by its kernel); filled with `uninitializedPattern` when
+    /// `poisonsUninitializedMemory` is on.
+    public func allocateUninitialized(byteCount: Int) throws -> Storage {
+        let storage = try uninitializedStorage(byteCount: byteCount)
+        if poisonsUninitializedMemory { try poison(storage, byteCount: byteCount) }
+        return storage
+    }
+
+    /// When on, memory handed out without initialisation (new tensors' storage and kernel
+    /// workspaces) is first filled with `uninitializedPattern` (a NaN as float, −1 as int32), so
+    /// a kernel that leaves part of its output unwritten gives NaN instead of a stale value that
+    /// might happen to be right. `convkit verify` turns it on; so does `CONVKIT_POISON_MEMORY=1`.
+    public var poisonsUninitializedMemory = ProcessInfo.processInfo.environment["CONVKIT_POISON_MEMORY"] == "1"
+
+    /// The 32-bit pattern of poisoned memory: a quiet NaN as float, −1 as int32.
+    public static let uninitializedPattern: UInt32 = 0xFFFF_FFFF
+
+    private func poison(_ storage: Storage, byteCount: Int) throws {
+        guard byteCount >= 4 else { return }
+        try driver.check(driver.cuMemsetD32Async(storage.deviceAddress, Self.uninitializedPattern, byteCount / 4, stream),
+                         "cuMemsetD32Async")
+    }
+
     /// A block from the caching allocator wrapped in a `Storage` that gives it back when released;
     /// its contents are whatever the block held last.
     private func uninitializedStorage(byteCount: Int) throws -> Storage {
@@ -359,7 +383,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// A temporary device buffer of `count` floats (or int32s); it returns to the cache when
     /// the storage is released, and stream order keeps queued readers safe.
     func workspace(floats count: Int) throws -> Storage {
-        try uninitializedStorage(byteCount: count * 4)
+        try allocateUninitialized(byteCount: count * 4)
     }
 }
 

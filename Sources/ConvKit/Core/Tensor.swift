@@ -75,8 +75,15 @@ public final class Tensor {
     /// A tensor of `shape` filled with `value`.
     public static func full(_ shape: [Int], _ value: Float, on device: Device = .cpu,
                             requiresGrad: Bool = false) throws -> Tensor {
-        let t = try empty(shape, on: device)
-        if value != 0 { try backend(for: device).fill(t.storage, count: t.count, value: value) }
+        let t: Tensor
+        if value == 0 {
+            try checkShape(shape, "Tensor")
+            t = Tensor(shape: shape, dtype: .float32,
+                       storage: try backend(for: device).allocate(byteCount: shape.reduce(1, *) * DType.float32.size))
+        } else {
+            t = try empty(shape, on: device)
+            try backend(for: device).fill(t.storage, count: t.count, value: value)
+        }
         t.requiresGrad = requiresGrad
         return t
     }
@@ -129,11 +136,12 @@ public final class Tensor {
         try RandomState.withGenerator { try normal(shape, mean: mean, std: std, generator: &$0, on: device, requiresGrad: requiresGrad) }
     }
 
-    /// An uninitialised-by-contract (zero-filled in practice) tensor; for kernels to write into.
+    /// A tensor with unspecified contents (on the GPU: whatever its block held last), for a
+    /// kernel that writes every element; `zeros` when the zeros matter.
     static func empty(_ shape: [Int], dtype: DType = .float32, on device: Device) throws -> Tensor {
         try checkShape(shape, "Tensor")
         let bytes = shape.reduce(1, *) * dtype.size
-        return Tensor(shape: shape, dtype: dtype, storage: try backend(for: device).allocate(byteCount: bytes))
+        return Tensor(shape: shape, dtype: dtype, storage: try backend(for: device).allocateUninitialized(byteCount: bytes))
     }
 
     // MARK: Reading back
@@ -180,7 +188,7 @@ public final class Tensor {
 
     static func makeStorage(bytes: UnsafeRawBufferPointer, on device: Device) throws -> Storage {
         let b = try backend(for: device)
-        let s = try b.allocate(byteCount: bytes.count)
+        let s = try b.allocateUninitialized(byteCount: bytes.count)
         if bytes.count > 0 { try b.upload(bytes, to: s) }
         return s
     }

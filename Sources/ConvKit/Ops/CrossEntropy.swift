@@ -84,7 +84,7 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
                                  reduction: .sum, output: output.storage, normaliser: nil)
     case .mean:
         output = try Tensor.empty([], on: device)
-        normaliser = try b.allocate(byteCount: DType.float32.size)
+        normaliser = try b.allocateUninitialized(byteCount: DType.float32.size)  // written by the reduction
         try b.crossEntropyReduce(rowLosses: rowLosses.storage, rowWeights: rowWeights.storage, rows: layout.rows,
                                  reduction: .mean, output: output.storage, normaliser: normaliser)
     }

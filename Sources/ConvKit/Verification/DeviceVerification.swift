@@ -89,12 +89,13 @@ public enum DeviceVerification {
                 let copied = try Tensor.empty([count], on: device)
                 try kernels.copy(from: values.storage, to: copied.storage, byteCount: count * 4)
                 try kernels.accumulate(filled.storage, into: copied.storage, count: count)
-                // A block released and allocated again must come back zeroed.
+                // A block released and allocated again by `zeros` must come back zeroed (`empty`
+                // hands it over as it is).
                 do {
                     let released = try Tensor.empty([count], on: device)
                     try kernels.fill(released.storage, count: count, value: 7)
                 }
-                let reused = try Tensor.empty([count], on: device)
+                let reused = try Tensor.zeros([count], on: device)
                 return [values, filled, copied, reused, try values.to(.cpu).to(device)]
             }
         }
