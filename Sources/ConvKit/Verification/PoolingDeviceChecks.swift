@@ -152,6 +152,10 @@ enum PoolingDeviceChecks {
         // its first cell), one holding -∞ and a NaN.
         checks.append(maxPoolCheck([1, 1, 4, 4], Window(kernel: 2, stride: 2, padding: 0), nans: [0, 5, 9, 10, 11, 14, 15],
                                    negativeInfinities: [2, 3, 6, 7, 8, 12, 13], note: " NaN at [0, 5, 9, 10, 11, 14, 15], -inf at [2, 3, 6, 7, 8, 12, 13]"))
+        // The same rules in the 16-byte k2 s2 kernels (rows of 8): NaNs, a NaN-only window, an
+        // all -∞ window (cells 20, 21, 28, 29) and -∞ beside a NaN.
+        checks.append(maxPoolCheck([1, 1, 4, 8], Window(kernel: 2, stride: 2, padding: 0), nans: [0, 9, 2, 3, 10, 11, 6, 23],
+                                   negativeInfinities: [20, 21, 28, 29, 7, 14, 15], note: " 16-byte k2 s2, NaN and -inf"))
         // Windows with no tap inside the input (taps at -1 and 1 of a size-1 dimension): empty
         // rows, and empty columns, whose reported index aliases a real cell of the next row.
         for shape in [[1, 2, 1, 5], [1, 2, 3, 1]] {
@@ -188,6 +192,10 @@ enum PoolingDeviceChecks {
             ([1, 2, 40, 40], Window(kernel: 16, stride: 8, padding: 8), " 256 taps (int32 backward)"),
             ([1, 2, 6, 5000], Window(kernel: 2, stride: 2, padding: 0), " width 5000 (int32 backward)"),
             ([1, 1, 3, 13_000], Window(kernel: 2, stride: 1, padding: 1), " width 13000 (per-window kernel)"),
+            ([2, 3, 17, 24], Window(kernel: 2, stride: 2, padding: 0), " k2 s2 odd height (16-byte kernels)"),
+            ([2, 3, 16, 20], Window(kernel: 2, stride: 2, padding: 0), " k2 s2 width 20 (unrolled band kernel)"),
+            ([2, 2, 30, 30], Window(kernel: 3, stride: 1, padding: 1), " k3 s1"),
+            ([2, 3, 31, 33], Window(kernel: 3, stride: 3, padding: 1), " k3 s3 (general band kernel)"),
         ]
         return cases.flatMap { shape, w, note -> [DeviceCheck] in
             [maxPoolCheck(shape, w, ties: true, note: note),

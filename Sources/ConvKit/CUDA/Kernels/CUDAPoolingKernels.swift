@@ -93,10 +93,25 @@ extension CUDABackend: PoolingKernels {
     public func maxPool2d(_ input: Storage, output: Storage, indices: Storage?, compactArgmax: Storage?,
                           geometry g: Pool2dGeometry) throws {
         guard g.planes * g.outputPlaneSize > 0 else { return }
+        if Self.isVectorK2S2(g), input.deviceAddress % 16 == 0, output.deviceAddress % 16 == 0,
+           (indices?.deviceAddress ?? 0) % 16 == 0 {
+            try launch(.pooling, "ck_pool_max2d_k2s2_vec4",
+                       LaunchShape(grid: gridSize(g.planes * g.outputPlaneSize / 4), block: 256),
+                       [.storage(input), .storage(output), .optional(indices), .optional(compactArgmax)]
+                        + Self.planeArguments(g))
+            return
+        }
         if let bandRows = Self.forwardBandRows(g) {
             let bands = (g.outputHeight + bandRows - 1) / bandRows
             let staged = Self.bandInputRows(g, outputRows: bandRows) * g.inputWidth
             let shared = ((staged + 3) / 4 + 1) * 16
+            if let window = Self.fixedWindow(g) {
+                try launch(.pooling, "ck_pool_max2d_band_\(window)",
+                           LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: shared),
+                           [.storage(input), .storage(output), .optional(indices), .optional(compactArgmax)]
+                            + Self.planeArguments(g) + [.int(g.padding.h), .int(g.padding.w), .int(bandRows), .int(bands)])
+                return
+            }
             try launch(.pooling, "ck_pool_max2d_band",
                        LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: shared),
                        [.storage(input), .storage(output), .optional(indices), .optional(compactArgmax)]
@@ -111,11 +126,19 @@ extension CUDABackend: PoolingKernels {
                                 + Self.windowArguments(g, dilation: true))
     }
 
-    /// `PoolingKernels.maxPool2dBackward(…compactArgmax:…)`: a block per band of input rows, each
-    /// cell gathering the windows over it whose argmax byte names it (`ck_pool_max2d_backward_compact`).
+    /// `PoolingKernels.maxPool2dBackward(…compactArgmax:…)`: for k2 s2 without padding on rows
+    /// of a multiple of 8, a thread per 8 cells of a row (each cell lies in one window); otherwise
+    /// a block per band of input rows, each cell gathering the windows over it whose argmax byte
+    /// names it (`ck_pool_max2d_backward_compact`).
     public func maxPool2dBackward(_ gradOutput: Storage, compactArgmax: Storage, gradInput: Storage,
                                   geometry g: Pool2dGeometry) throws {
         guard g.planes * g.inputPlaneSize > 0 else { return }
+        if Self.isVectorK2S2(g), gradOutput.deviceAddress % 16 == 0, gradInput.deviceAddress % 16 == 0 {
+            try launch(.pooling, "ck_pool_max2d_backward_k2s2_vec4",
+                       LaunchShape(grid: gridSize(g.planes * g.inputPlaneSize / 8), block: 256),
+                       [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g))
+            return
+        }
         let bandRows = max(1, min(g.inputHeight, 4096 / g.inputWidth))
         let bands = (g.inputHeight + bandRows - 1) / bandRows
         // At most two candidate windows per dimension (dilation 1): the fixed-loop kernel.
@@ -125,6 +148,22 @@ extension CUDABackend: PoolingKernels {
                    LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: 8 * (g.inputWidth + bandRows)),
                    [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g)
                     + Self.windowArguments(g, dilation: true) + [.int(bandRows), .int(bands)])
+    }
+
+    /// Whether the non-overlapping k2 s2 kernels apply: a 2×2 window with stride 2, no padding and
+    /// dilation 1, rows of a multiple of 8 floats, and no partial window (16-byte loads and stores).
+    private static func isVectorK2S2(_ g: Pool2dGeometry) -> Bool {
+        g.kernel.h == 2 && g.kernel.w == 2 && g.stride.h == 2 && g.stride.w == 2 && g.padding.h == 0 && g.padding.w == 0
+            && g.dilation.h == 1 && g.dilation.w == 1 && g.inputWidth % 8 == 0 && g.outputWidth * 2 == g.inputWidth
+            && g.outputHeight * 2 <= g.inputHeight && g.outputWidth % 4 == 0
+    }
+
+    /// The suffix of the band kernel unrolled for `g`'s window (`k3s2`: a 3×3 window with stride
+    /// 2 and dilation 1), or nil for windows without one.
+    private static func fixedWindow(_ g: Pool2dGeometry) -> String? {
+        guard g.kernel.h == g.kernel.w, g.stride.h == g.stride.w, g.dilation.h == 1, g.dilation.w == 1 else { return nil }
+        let window = "k\(g.kernel.h)s\(g.stride.h)"
+        return ["k2s2", "k3s2", "k3s1"].contains(window) ? window : nil
     }
 
     /// `PoolingKernels.maxPool2dBackward`: one thread per input cell, gathering from the windows over it.

@@ -201,12 +201,38 @@ extern "C" __global__ void ck_pool_max2d_backward(const float* __restrict__ dy, 
 // it can write the int32 flat indices (the public form) and/or a compact argmax: one byte per
 // window, the winning tap's position kh·kW + kw within the window (255 for a window with no tap
 // inside the input), which is all the backward pass needs and a quarter of the bytes.
+// Stages input rows [hLo, hHi) of `plane` (whole rows: one contiguous range) in shared memory with
+// 16-byte loads where aligned, after the previous band's readers are done; returns `staged` with
+// staged[h·inW + w] = x[plane, h, w] for h in [hLo, hHi).
+static __device__ __forceinline__ const float* ck_pool_stage_rows(const float* __restrict__ x, i64 plane, int inH,
+                                                                  int inW, int hLo, int hHi) {
+    extern __shared__ float4 ck_pool_stage4[];
+    float* stage = (float*)ck_pool_stage4;
+    const float* src = x + (plane * inH + hLo) * inW;
+    const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
+    __syncthreads();
+    if (hHi > hLo) {
+        const int n = (hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
+        const float* aligned = src - shift;
+        for (int q = threadIdx.x; q < quads; q += blockDim.x) {
+            const int k0 = 4 * q - shift;
+            if (k0 >= 0 && k0 + 3 < n) {
+                ck_pool_stage4[q] = *(const float4*)(aligned + 4 * q);
+            } else {
+                for (int t = 0; t < 4; ++t) {
+                    if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = src[k0 + t];
+                }
+            }
+        }
+    }
+    __syncthreads();
+    return stage + shift - (i64)hLo * inW;
+}
+
 extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
     const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices, unsigned char* __restrict__ argmax,
     i64 planes, i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64,
     i64 pW64, i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
-    extern __shared__ float4 ck_pool_stage4[];
-    float* stage = (float*)ck_pool_stage4;
     const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
     const int kH = (int)kH64, kW = (int)kW64, sH = (int)sH64, sW = (int)sW64, pH = (int)pH64, pW = (int)pW64;
     const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
@@ -217,26 +243,8 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
         const int oh0 = (int)(b - plane * bands) * bandRows, oh1 = min(oh0 + bandRows, outH);
         const int hLo = max(0, oh0 * sH - pH);
         const int hHi = min(inH, (oh1 - 1) * sH - pH + (kH - 1) * dH + 1);
-        const float* src = x + (plane * inH + hLo) * inW;
-        const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
-        __syncthreads();  // the previous band's readers are done
-        if (hHi > hLo) {
-            const int n = (hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
-            const float* aligned = src - shift;
-            for (int q = threadIdx.x; q < quads; q += blockDim.x) {
-                const int k0 = 4 * q - shift;
-                if (k0 >= 0 && k0 + 3 < n) {
-                    ck_pool_stage4[q] = *(const float4*)(aligned + 4 * q);
-                } else {
-                    for (int t = 0; t < 4; ++t) {
-                        if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = src[k0 + t];
-                    }
-                }
-            }
-        }
-        __syncthreads();
+        const float* staged = ck_pool_stage_rows(x, plane, inH, inW, hLo, hHi);
         if (r0 >= rowsPerPass) continue;
-        const float* staged = stage + shift - (i64)hLo * inW;  // staged[h·inW + w] = x[plane, h, w]
         for (int oh = oh0 + r0; oh < oh1; oh += rowsPerPass) {
             const int hs = oh * sH - pH;
             const int hEnd = min(hs + (kH - 1) * dH + 1, inH);
@@ -261,6 +269,139 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
                 if (argmax) argmax[outRow + ow] = (unsigned char)(hFirst < hEnd && wFirst < wEnd ? bestTap : 255);
             }
         }
+    }
+}
+
+// The band kernel for a square K×K window with stride S and dilation 1 known at compile time
+// (k2 s2, k3 s2, k3 s1): the same staging, scan, NaN rule and outputs, with the window loops
+// unrolled and the clipping as predicates, so each window costs a few instructions a tap.
+template <int K, int S>
+static __device__ __forceinline__ void ck_pool_max2d_band_fixed(
+    const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices, unsigned char* __restrict__ argmax,
+    i64 planes, int inH, int inW, int outH, int outW, int pH, int pW, int bandRows, i64 bands) {
+    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
+        const i64 plane = b / bands;
+        const int oh0 = (int)(b - plane * bands) * bandRows, oh1 = min(oh0 + bandRows, outH);
+        const int hLo = max(0, oh0 * S - pH);
+        const int hHi = min(inH, (oh1 - 1) * S - pH + K);
+        const float* staged = ck_pool_stage_rows(x, plane, inH, inW, hLo, hHi);
+        // The band's windows in row-major order: consecutive threads take consecutive windows.
+        const int windows = (oh1 - oh0) * outW;
+        for (int e = threadIdx.x; e < windows; e += blockDim.x) {
+            const int oh = oh0 + e / outW, ow = e - (e / outW) * outW;
+            const int hs = oh * S - pH, ws = ow * S - pW;
+            const int kh0 = max(0, -hs), kw0 = max(0, -ws);
+            float best = CK_POOL_NEG_INF;
+            int bestTap = kh0 * K + kw0, bestH = hs + kh0, bestW = ws + kw0;
+#pragma unroll
+            for (int kh = 0; kh < K; ++kh) {
+                const int h = hs + kh;
+                if (h < 0 || h >= inH) continue;
+                const float* row = staged + h * inW;
+#pragma unroll
+                for (int kw = 0; kw < K; ++kw) {
+                    const int w = ws + kw;
+                    if (w < 0 || w >= inW) continue;
+                    const float v = row[w];
+                    if (v > best || v != v) { best = v; bestTap = kh * K + kw; bestH = h; bestW = w; }
+                }
+            }
+            const i64 o = (plane * outH + oh) * outW + ow;
+            const bool inside = kh0 < K && hs + kh0 < inH && kw0 < K && ws + kw0 < inW;
+            y[o] = best;
+            if (indices) indices[o] = (int)(unsigned int)(unsigned long long)((i64)bestH * inW + bestW);
+            if (argmax) argmax[o] = (unsigned char)(inside ? bestTap : 255);
+        }
+    }
+}
+
+#define CK_POOL_MAX2D_BAND_FIXED(K, S)                                                                              \
+    extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band_k##K##s##S(                               \
+        const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices,                              \
+        unsigned char* __restrict__ argmax, i64 planes, i64 inH, i64 inW, i64 outH, i64 outW, i64 pH, i64 pW,      \
+        i64 bandRows, i64 bands) {                                                                                  \
+        ck_pool_max2d_band_fixed<K, S>(x, y, indices, argmax, planes, (int)inH, (int)inW, (int)outH, (int)outW,     \
+                                       (int)pH, (int)pW, (int)bandRows, bands);                                     \
+    }
+CK_POOL_MAX2D_BAND_FIXED(2, 2)
+CK_POOL_MAX2D_BAND_FIXED(3, 2)
+CK_POOL_MAX2D_BAND_FIXED(3, 1)
+
+// k2 s2, no padding, input width a multiple of 8 and no partial window (outH·2 ≤ inH, outW·2 =
+// inW): non-overlapping windows read straight from memory, a thread per four adjacent windows of a
+// row (two 16-byte loads from each of the two input rows, one 16-byte store of values, and of the
+// argmax bytes or indices as 4- and 16-byte stores). The same scan as the band kernels.
+extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_k2s2_vec4(
+    const float* __restrict__ x, float* __restrict__ y, int* __restrict__ indices, unsigned char* __restrict__ argmax,
+    i64 planes, i64 inH, i64 inW, i64 outH, i64 outW) {
+    const i64 groups = outW / 4;
+    CK_LOOP(item, planes * outH * groups) {
+        const i64 q = item % groups, row = item / groups;  // row = plane·outH + oh
+        const i64 oh = row % outH, plane = row / outH;
+        const float* top = x + (plane * inH + 2 * oh) * inW + 8 * q;
+        const float4 t0 = *(const float4*)top, t1 = *(const float4*)(top + 4);
+        const float4 b0 = *(const float4*)(top + inW), b1 = *(const float4*)(top + inW + 4);
+        const float taps[4][4] = {{t0.x, t0.y, b0.x, b0.y}, {t0.z, t0.w, b0.z, b0.w},
+                                  {t1.x, t1.y, b1.x, b1.y}, {t1.z, t1.w, b1.z, b1.w}};
+        float best[4];
+        int tap[4];
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            best[j] = CK_POOL_NEG_INF;
+            tap[j] = 0;
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                const float v = taps[j][k];
+                if (v > best[j] || v != v) { best[j] = v; tap[j] = k; }
+            }
+        }
+        const i64 o = row * outW + 4 * q;
+        *(float4*)(y + o) = make_float4(best[0], best[1], best[2], best[3]);
+        if (argmax) {
+            *(unsigned int*)(argmax + o) = (unsigned)tap[0] | (unsigned)tap[1] << 8 | (unsigned)tap[2] << 16
+                                           | (unsigned)tap[3] << 24;
+        }
+        if (indices) {
+            int flat[4];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                flat[j] = (int)(unsigned int)(unsigned long long)((2 * oh + (tap[j] >> 1)) * inW + 8 * q + 2 * j + (tap[j] & 1));
+            }
+            *(int4*)(indices + o) = make_int4(flat[0], flat[1], flat[2], flat[3]);
+        }
+    }
+}
+
+// Its backward from the compact argmax: each input cell lies in exactly one window (or in none:
+// the last row of an odd height, which gets 0), so dx = 0 + dy where the window's argmax names
+// the cell and 0 elsewhere, as the gather kernels give. A thread per eight cells of an input row.
+extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_k2s2_vec4(
+    const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes,
+    i64 inH, i64 inW, i64 outH, i64 outW) {
+    const i64 groups = inW / 8;
+    CK_LOOP(item, planes * inH * groups) {
+        const i64 q = item % groups, row = item / groups;  // row = plane·inH + ih
+        const i64 ih = row % inH, plane = row / inH, oh = ih >> 1;
+        float v[8];
+        if (oh < outH) {
+            const i64 o = (plane * outH + oh) * outW + 4 * q;
+            const float4 g4 = *(const float4*)(dy + o);
+            const unsigned int taps = *(const unsigned int*)(argmax + o);
+            const float g[4] = {g4.x, g4.y, g4.z, g4.w};
+            const int kh = (int)(ih & 1);
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const int tap = (int)((taps >> (8 * j)) & 255u);
+                v[2 * j] = tap == 2 * kh ? 0.0f + g[j] : 0.0f;
+                v[2 * j + 1] = tap == 2 * kh + 1 ? 0.0f + g[j] : 0.0f;
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < 8; ++k) v[k] = 0.0f;
+        }
+        float* out = dx + row * inW + 8 * q;
+        *(float4*)out = make_float4(v[0], v[1], v[2], v[3]);
+        *(float4*)(out + 4) = make_float4(v[4], v[5], v[6], v[7]);
     }
 }
 
