@@ -81,6 +81,12 @@ enum ConvolutionAlgorithmDeviceChecks {
         result.append(conv(.depthwise, Case(n: 2, inChannels: 5, height: 9, width: 8, outChannels: 5,
                                             kernel: 3, stride: 2, padding: 1, dilation: 1, groups: 5, bias: true,
                                             nanInput: true)))
+        // The band kernels cut planes over 4096 elements into bands of rows (stride 1, padding 2, and
+        // multiplier 2, whose input gradient then stages whole planes).
+        result.append(conv(.depthwise, Case(n: 2, inChannels: 3, height: 70, width: 66, outChannels: 3,
+                                            kernel: 3, stride: 1, padding: 2, dilation: 1, groups: 3, bias: false)))
+        result.append(conv(.depthwise, Case(n: 2, inChannels: 2, height: 67, width: 71, outChannels: 4,
+                                            kernel: 3, stride: 1, padding: 1, dilation: 1, groups: 2, bias: true)))
         // The stride-2 input gradient's phases: every padding parity, odd sizes, multiplier 2.
         result.append(conv(.depthwise, Case(n: 3, inChannels: 4, height: 11, width: 13, outChannels: 8,
                                             kernel: 3, stride: 2, padding: .explicit(Size2d(2, 0)), dilation: 1,

@@ -18,18 +18,92 @@ extension CUDABackend {
         return g.strideH
     }
 
+    /// Input floats one block of the 3×3 band kernels aims to stage in shared memory (16 KiB).
+    private static let depthwiseBandTarget = 4096
+
+    /// The most input floats a band kernel may stage, alignment slack included (48 KiB, the
+    /// shared memory a kernel gets without opting in).
+    private static let depthwiseBandLimit = 12 * 1024 - 8
+
+    /// The smallest source plane (elements) the band kernels take; below it the staging and
+    /// index arithmetic cost more than they save.
+    private static let depthwiseBandMinimumPlane = 100
+
+    /// Output channels whose weight-gradient chunks the partials kernel adds itself
+    /// (`DW_ARRIVAL_SLOTS` in Depthwise.cu); above it a second kernel adds them.
+    private static let depthwiseArrivalSlots = 65536
+
+    /// How a 3×3 band kernel splits its work into blocks (see `dw3x3_band` in Depthwise.cu): each
+    /// block stages `planesPerUnit` whole base planes, or one of the `bands` bands of `bandRows`
+    /// output rows of one base plane, in `sharedBytes` of dynamic shared memory.
+    private struct DepthwiseBands {
+        /// Base planes per block (1 when a plane is cut into bands).
+        var planesPerUnit: Int
+        /// Output rows per band (all of them when `bands` is 1).
+        var bandRows: Int
+        /// Bands per base plane.
+        var bands: Int
+        /// Blocks of the launch.
+        var units: Int
+        /// Dynamic shared memory per block.
+        var sharedBytes: Int
+
+        /// The kernel's trailing arguments: planes per unit, band rows, bands.
+        var arguments: [KernelArgument] { [.int(planesPerUnit), .int(bandRows), .int(bands)] }
+    }
+
+    /// The band split of `bases` base planes, each reading `sourcesPerBase` source planes of
+    /// `inHeight` × `inWidth` and writing planes of `outHeight` rows with `stride`, or nil when a
+    /// unit cannot fit in shared memory (the caller then takes the register-strip kernel). Small
+    /// planes are packed several to a block (but leave at least 4 blocks per multiprocessor);
+    /// larger ones are cut into bands of whole rows (a multiple of `DW_BAND_ROWS` = 8, as even as
+    /// possible), which needs one source plane per base so that a band's rows are contiguous.
+    private func depthwiseBands(bases: Int, sourcesPerBase: Int, inHeight: Int, inWidth: Int, outHeight: Int,
+                                stride: Int) -> DepthwiseBands? {
+        let target = Self.depthwiseBandTarget, limit = Self.depthwiseBandLimit
+        let plane = inHeight * inWidth
+        // Planes under 10×10 (measured at 7×7): the register-strip kernel is as fast.
+        guard plane >= Self.depthwiseBandMinimumPlane else { return nil }
+        if sourcesPerBase * plane <= target || (sourcesPerBase > 1 && sourcesPerBase * plane <= limit) {
+            var perUnit = max(1, target / max(1, sourcesPerBase * plane))
+            perUnit = min(perUnit, max(1, bases / (4 * multiprocessorCount)))
+            return DepthwiseBands(planesPerUnit: perUnit, bandRows: outHeight, bands: 1,
+                                  units: (bases + perUnit - 1) / perUnit,
+                                  sharedBytes: (perUnit * sourcesPerBase * plane + 6) / 4 * 16)
+        }
+        guard sourcesPerBase == 1 else { return nil }
+        let rowsMax = (max(target / inWidth, 3) - 3) / stride + 1
+        var bands = (outHeight + rowsMax - 1) / rowsMax
+        let bandRows = ((outHeight + bands - 1) / bands + 7) / 8 * 8
+        bands = (outHeight + bandRows - 1) / bandRows
+        let floats = min(inHeight, (bandRows - 1) * stride + 3) * inWidth
+        guard floats + 6 <= limit, bases * bands < Int(Int32.max) else { return nil }
+        return DepthwiseBands(planesPerUnit: 1, bandRows: bandRows, bands: bands, units: bases * bands,
+                              sharedBytes: (floats + 6) / 4 * 16)
+    }
+
     /// Column-strip items of a 3×3 fast kernel over `planes` output planes of `height` × `width`.
     private func depthwiseStripItems(planes: Int, height: Int, width: Int) -> Int {
         planes * ((height + Self.depthwiseRowsPerThread - 1) / Self.depthwiseRowsPerThread) * width
     }
 
     /// `output = conv(input, weight)` (no bias) with the depthwise algorithm: 3×3 filters with
-    /// stride 1 or 2 take the register-strip kernel (a thread per column of 8 outputs), others one
-    /// thread per output element. Needs groups == input channels; output channels may be a
-    /// multiple of them (channel multiplier), as the CPU's `DepthwiseConv`.
+    /// stride 1 or 2 take the shared-memory band kernel (whole small planes or bands of rows
+    /// staged per block, a thread per column of 8 outputs), or, for rows too wide to stage, the
+    /// register-strip kernel (a thread per column of 8 outputs); others one thread per output
+    /// element. Needs groups == input channels; output channels may be a multiple of them
+    /// (channel multiplier), as the CPU's `DepthwiseConv`.
     func depthwiseConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
         try checkDepthwise(g)
         if let stride = depthwise3x3Stride(g) {
+            guard g.n * g.outChannels * g.outHeight * g.outWidth > 0 else { return }
+            if let bands = depthwiseBands(bases: g.n * g.inChannels, sourcesPerBase: 1, inHeight: g.inHeight,
+                                          inWidth: g.inWidth, outHeight: g.outHeight, stride: stride) {
+                try launch(.depthwise, "ck_dw3x3_band_forward_s\(stride)",
+                           LaunchShape(grid: bands.units, block: 256, sharedBytes: bands.sharedBytes),
+                           [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument] + bands.arguments)
+                return
+            }
             let items = depthwiseStripItems(planes: g.n * g.outChannels, height: g.outHeight, width: g.outWidth)
             guard items > 0 else { return }
             try launchElementwise(.depthwise, "ck_dw3x3_forward_s\(stride)", count: items,
@@ -40,14 +114,26 @@ extension CUDABackend {
                               [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument])
     }
 
-    /// `gradInput = ∂L/∂input` with the depthwise algorithm: for 3×3 stride 1, the register-strip
-    /// kernel correlates the output gradient with the rotated filters; for 3×3 stride 2, a thread
-    /// per input column strip gathers the taps of its stride phase (`ck_dw3x3_backward_input_s2`);
-    /// otherwise one thread per input element gathers the outputs of its channel's filters that read it.
+    /// `gradInput = ∂L/∂input` with the depthwise algorithm: for 3×3 stride 1, the band kernel
+    /// (or, where a unit does not fit in shared memory, the register-strip kernel) correlates the
+    /// output gradient with the rotated filters; for 3×3 stride 2, a thread per input column strip
+    /// gathers the taps of its stride phase (`ck_dw3x3_backward_input_s2`); otherwise one thread
+    /// per input element gathers the outputs of its channel's filters that read it.
     func depthwiseConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
         try checkDepthwise(g)
         let stride = depthwise3x3Stride(g)
         if stride == 1 {
+            guard g.n * g.inChannels * g.inHeight * g.inWidth > 0 else { return }
+            if let bands = depthwiseBands(bases: g.n * g.inChannels, sourcesPerBase: g.outChannels / g.inChannels,
+                                          inHeight: g.outHeight, inWidth: g.outWidth, outHeight: g.inHeight, stride: 1) {
+                let kernel = g.outChannels == g.inChannels ? "ck_dw3x3_band_backward_input_s1"
+                                                           : "ck_dw3x3_band_backward_input_fan_s1"
+                try launch(.depthwise, kernel,
+                           LaunchShape(grid: bands.units, block: 256, sharedBytes: bands.sharedBytes),
+                           [.storage(gradOutput), .storage(weight), .storage(gradInput), g.algorithmKernelArgument]
+                               + bands.arguments)
+                return
+            }
             let items = depthwiseStripItems(planes: g.n * g.inChannels, height: g.inHeight, width: g.inWidth)
             guard items > 0 else { return }
             try launchElementwise(.depthwise, "ck_dw3x3_backward_input_s1", count: items,
@@ -71,8 +157,10 @@ extension CUDABackend {
 
     /// `gradWeight = ∂L/∂weight` with the depthwise algorithm. 3×3 with stride 1 or 2: a block per
     /// (output channel, chunk of images) accumulates all 9 taps from one read of the input and the
-    /// output gradient, then the chunks are added in order (Float64). Otherwise one block per
-    /// (output channel, tap) sums over images and positions (Float64, fixed order).
+    /// output gradient, then the last block of each channel to finish adds the chunks in a fixed
+    /// order (Float64) in the same launch (above `depthwiseArrivalSlots` channels a second kernel
+    /// adds them). Otherwise one block per (output channel, tap) sums over images and positions
+    /// (Float64, fixed order).
     func depthwiseConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
         try checkDepthwise(g)
         if let stride = depthwise3x3Stride(g) {
@@ -87,10 +175,12 @@ extension CUDABackend {
             imagesPerChunk = max(imagesPerChunk, (g.n + 65534) / 65535)
             let chunks = (g.n + imagesPerChunk - 1) / imagesPerChunk
             let partials = try workspace(floats: 2 * chunks * count)
+            let folded = g.outChannels <= Self.depthwiseArrivalSlots
             try launch(.depthwise, "ck_dw3x3_weight_partials_s\(stride)",
                        LaunchShape(grid: (g.outChannels, chunks, 1), block: (256, 1, 1)),
-                       [.storage(gradOutput), .storage(input), .storage(partials), g.algorithmKernelArgument,
-                        .int(imagesPerChunk)])
+                       [.storage(gradOutput), .storage(input), .storage(partials),
+                        folded ? .storage(gradWeight) : .pointer(0), g.algorithmKernelArgument, .int(imagesPerChunk)])
+            guard !folded else { return }
             try launchElementwise(.depthwise, "ck_dw3x3_weight_reduce", count: count,
                                   [.storage(partials), .storage(gradWeight), .int(count), .int(chunks)])
             return

@@ -267,10 +267,20 @@ extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_backward_input_s2(
 // Weight gradient, 3×3, stride S: block (oc = blockIdx.x, chunk = blockIdx.y) of 256 threads covers
 // images [chunk·imagesPerChunk, …) of output channel oc; each thread walks column strips as above
 // and accumulates all 9 taps from one read of x and dy; the block then sums each tap in Float64
-// (fixed order) into partials[(chunk·co + oc)·9 + tap]. ck_dw3x3_weight_reduce adds the chunks.
+// (fixed order) into partials[(chunk·co + oc)·9 + tap]. With dweight set (co ≤ DW_ARRIVAL_SLOTS), the
+// last block of each channel to finish adds its chunks into dweight (one chunk: written directly);
+// with dweight null, ck_dw3x3_weight_reduce adds them afterwards.
+#define DW_ARRIVAL_SLOTS 65536
+
+// Finished blocks per output channel of the running weight-gradient launch: zero when the module
+// loads, and put back to zero by each channel's last block (launches of one module share a stream,
+// so they never overlap).
+__device__ unsigned int dw_weight_arrivals[DW_ARRIVAL_SLOTS];
+
 template <int S>
 static __device__ __forceinline__ void dw3x3_weight_partials(const float* __restrict__ dy, const float* __restrict__ x,
-                                                             double* __restrict__ partials, DwGeometry g,
+                                                             double* __restrict__ partials,
+                                                             float* __restrict__ dweight, DwGeometry g,
                                                              int imagesPerChunk) {
     __shared__ double scratch[32];
     const int oc = blockIdx.x, chunk = blockIdx.y;
@@ -317,18 +327,41 @@ static __device__ __forceinline__ void dw3x3_weight_partials(const float* __rest
             }
         }
     }
+    const int chunks = (int)gridDim.y;
 #pragma unroll
     for (int k = 0; k < 9; ++k) {
         const double total = ck_block_sum_double((double)acc[k], scratch);
-        if (threadIdx.x == 0) partials[((i64)chunk * co + oc) * 9 + k] = total;
+        if (threadIdx.x == 0) {
+            if (dweight != nullptr && chunks == 1) dweight[oc * 9 + k] = (float)total;
+            else partials[((i64)chunk * co + oc) * 9 + k] = total;
+        }
     }
+    if (dweight == nullptr || chunks == 1) return;
+    // The last block of channel oc to finish adds its chunks (a fixed order: thread t takes chunks
+    // t, t + 256, …, then the block sum), then resets the channel's counter for the next launch.
+    __shared__ bool lastBlock;
+    if (threadIdx.x == 0) {
+        __threadfence();  // this block's partials are visible before it is counted
+        lastBlock = atomicAdd(&dw_weight_arrivals[oc], 1u) == (unsigned)chunks - 1;
+    }
+    __syncthreads();
+    if (!lastBlock) return;
+    __threadfence();
+#pragma unroll 1
+    for (int k = 0; k < 9; ++k) {
+        double sum = 0.0;
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x) sum += __ldcg(partials + ((i64)c * co + oc) * 9 + k);
+        const double total = ck_block_sum_double(sum, scratch);
+        if (threadIdx.x == 0) dweight[oc * 9 + k] = (float)total;
+    }
+    if (threadIdx.x == 0) dw_weight_arrivals[oc] = 0u;
 }
 
 #define DW_WEIGHT_KERNEL(S)                                                                                        \
     extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_weight_partials_s##S(                              \
-        const float* __restrict__ dy, const float* __restrict__ x, double* __restrict__ partials, DwGeometry g,     \
-        i64 imagesPerChunk) {                                                                                      \
-        dw3x3_weight_partials<S>(dy, x, partials, g, (int)imagesPerChunk);                                         \
+        const float* __restrict__ dy, const float* __restrict__ x, double* __restrict__ partials,                  \
+        float* __restrict__ dweight, DwGeometry g, i64 imagesPerChunk) {                                           \
+        dw3x3_weight_partials<S>(dy, x, partials, dweight, g, (int)imagesPerChunk);                                \
     }
 DW_WEIGHT_KERNEL(1)
 DW_WEIGHT_KERNEL(2)
@@ -342,3 +375,129 @@ extern "C" __global__ void ck_dw3x3_weight_reduce(const double* __restrict__ par
         dweight[e] = (float)total;
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shared-memory band kernels for the same sums as dw3x3_rows, in the same order. Block b stages
+// the input rows one unit of work reads into shared memory with 16-byte loads, then its threads
+// compute from there, each one output column × DW_BAND_ROWS rows. A unit is either `planesPerUnit`
+// whole consecutive "base" planes (small planes) or one band of `bandRows` output rows of one base
+// plane (`bands` bands per plane); its staged input is contiguous in memory either way. A base
+// plane b has the source planes b·srcPer + s and the output planes b·outPer + m (one of srcPer and
+// outPer is 1): forward, source x[b] and outputs y[b·multiplier + m]; input gradient (stride 1),
+// sources dy[b·multiplier + s] and output dx[b]. The filter of (b, m, s) is (b·multiplier + m + s)
+// mod co. Padding is never staged: taps outside the input are skipped, as above.
+
+#define DW_BAND_ROWS 8
+
+template <int S, bool FLIP, bool FAN>
+static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, const float* __restrict__ weight,
+                                                  float* __restrict__ out, int bases, int inH, int inW, int outH,
+                                                  int outW, int padT, int padL, int srcPer, int outPer, int co,
+                                                  int planesPerUnit, int bandRows, int bands) {
+    extern __shared__ float4 dw_stage4[];
+    float* stage = (float*)dw_stage4;
+    if (!FAN) srcPer = 1;  // a compile-time 1 keeps the register count (and occupancy) of the forward pass
+    const int unit = (int)blockIdx.x;
+    const int band = unit % bands, b0 = unit / bands * planesPerUnit;
+    const int planes = min(planesPerUnit, bases - b0);
+    const int oh0 = band * bandRows, rows = min(bandRows, outH - oh0);
+    const int inPlane = inH * inW;
+    int hLo = 0, hHi = inH;  // the staged input rows of each source plane
+    if (bands > 1) {
+        hLo = max(0, oh0 * S - padT);
+        hHi = max(hLo, min(inH, (oh0 + rows - 1) * S - padT + 3));
+    }
+    const float* src = in + b0 * srcPer * inPlane + hLo * inW;
+    const int n = bands > 1 ? (hHi - hLo) * inW : planes * srcPer * inPlane;
+    const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
+    {
+        const int quads = (n + shift + 3) >> 2;
+        const float* aligned = src - shift;
+#pragma unroll 4
+        for (int q = threadIdx.x; q < quads; q += blockDim.x) {
+            const int k0 = 4 * q - shift;
+            if (k0 >= 0 && k0 + 3 < n) {
+                dw_stage4[q] = __ldg((const float4*)(aligned + 4 * q));
+            } else {
+                for (int t = 0; t < 4; ++t) {
+                    if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = __ldg(src + k0 + t);
+                }
+            }
+        }
+    }
+    __syncthreads();
+    const float* staged = stage + shift - hLo * inW;  // staged[p·inPlane + h·inW + w] = in[b0·srcPer + p, h, w]
+    const int rowGroups = (rows + DW_BAND_ROWS - 1) / DW_BAND_ROWS;
+    const int items = planes * outPer * rowGroups * outW;
+    const int fan = srcPer * outPer;
+    for (int item = threadIdx.x; item < items; item += blockDim.x) {
+        const int ow = item % outW;
+        const int t = item / outW;
+        const int rg = t % rowGroups, local = t / rowGroups;
+        const int lb = local / outPer, m = local - lb * outPer;
+        const int oh = oh0 + rg * DW_BAND_ROWS, ih0 = oh * S - padT, iw0 = ow * S - padL;
+        bool colOk[3];
+#pragma unroll
+        for (int kx = 0; kx < 3; ++kx) colOk[kx] = (unsigned)(iw0 + kx) < (unsigned)inW;
+        float acc[DW_BAND_ROWS];
+#pragma unroll
+        for (int j = 0; j < DW_BAND_ROWS; ++j) acc[j] = 0.0f;
+        for (int s = 0; s < srcPer; ++s) {
+            const int wi = ((b0 + lb) * fan + m + s) % co;
+            const float* plane = staged + (lb * srcPer + s) * inPlane;
+            float w[9];
+#pragma unroll
+            for (int k = 0; k < 9; ++k) w[k] = __ldg(weight + wi * 9 + (FLIP ? 8 - k : k));
+#pragma unroll
+            for (int r = 0; r < (DW_BAND_ROWS - 1) * S + 3; ++r) {
+                const int ih = ih0 + r;
+                if (ih < hLo || ih >= hHi) continue;
+                const float* row = plane + ih * inW + iw0;
+                float v[3];
+#pragma unroll
+                for (int kx = 0; kx < 3; ++kx) v[kx] = colOk[kx] ? row[kx] : 0.0f;
+#pragma unroll
+                for (int ky = 0; ky < 3; ++ky) {
+                    const int d = r - ky;
+                    if (d < 0 || d % S != 0 || d / S >= DW_BAND_ROWS) continue;
+#pragma unroll
+                    for (int kx = 0; kx < 3; ++kx) {
+                        if (colOk[kx]) acc[d / S] += w[ky * 3 + kx] * v[kx];
+                    }
+                }
+            }
+        }
+        float* column = out + ((b0 * outPer + local) * outH + oh) * outW + ow;
+#pragma unroll
+        for (int j = 0; j < DW_BAND_ROWS; ++j) {
+            if (rg * DW_BAND_ROWS + j < rows) column[j * outW] = acc[j];
+        }
+    }
+}
+
+// Forward, 3×3, stride S (1 or 2), any channel multiplier; one block per unit, dynamic shared
+// memory for the largest unit's staged input (+ 6 floats of alignment slack, in float4s).
+#define DW_BAND_FORWARD_KERNEL(S)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_band_forward_s##S(                                 \
+        const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g,        \
+        i64 planesPerUnit, i64 bandRows, i64 bands) {                                                              \
+        dw3x3_band<S, false, false>(x, weight, y, (int)(g.n * g.c), (int)g.h, (int)g.w, (int)g.oh, (int)g.ow, (int)g.pt,  \
+                             (int)g.pl, 1, (int)(g.co / g.c), (int)g.co, (int)planesPerUnit, (int)bandRows,        \
+                             (int)bands);                                                                          \
+    }
+DW_BAND_FORWARD_KERNEL(1)
+DW_BAND_FORWARD_KERNEL(2)
+
+// Input gradient, 3×3, stride 1: the stride-1 correlation of dy with the rotated filters, summed
+// over the channel multiplier (`_fan`: any multiplier, whole planes only, since a band's dy rows
+// must be contiguous; otherwise multiplier 1).
+#define DW_BAND_BACKWARD_INPUT_KERNEL(NAME, FAN)                                                                   \
+    extern "C" __global__ void __launch_bounds__(256) NAME(const float* __restrict__ dy,                           \
+                                                           const float* __restrict__ weight, float* __restrict__ dx,  \
+                                                           DwGeometry g, i64 planesPerUnit, i64 bandRows, i64 bands) { \
+        dw3x3_band<1, true, FAN>(dy, weight, dx, (int)(g.n * g.c), (int)g.oh, (int)g.ow, (int)g.h, (int)g.w,         \
+                                 2 - (int)g.pt, 2 - (int)g.pl, (int)(g.co / g.c), 1, (int)g.co, (int)planesPerUnit, \
+                                 (int)bandRows, (int)bands);                                                       \
+    }
+DW_BAND_BACKWARD_INPUT_KERNEL(ck_dw3x3_band_backward_input_s1, false)
+DW_BAND_BACKWARD_INPUT_KERNEL(ck_dw3x3_band_backward_input_fan_s1, true)
