@@ -6,6 +6,8 @@
 # hardware counters (Firecracker machines; H200.md). Output: $OUT/ncu-memory.txt (or ./gpu-logs).
 #
 #   scripts/gpu_profile_memory.sh [path/to/convkit] [case filter ...]
+# Each case takes about 20 s under ncu (its warm-up runs are profiled too): the default list
+# needs about 4 minutes.
 set -uo pipefail
 BIN=${1:-.device/convkit}; shift || true
 LOGS=${OUT:-gpu-logs}
