@@ -10,6 +10,9 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(try Tensor.zeros([2, 2]).toArray(), [0, 0, 0, 0])
         XCTAssertEqual(try Tensor.ones([3]).toArray(), [1, 1, 1])
         XCTAssertEqual(try Tensor.full([2], 7).toArray(), [7, 7])
+        // −0 keeps its sign (torch.full([2], -0.0) is −0), though −0 == 0.
+        XCTAssertEqual(try Tensor.full([2], -0.0).toArray().map(\.sign), [.minus, .minus])
+        XCTAssertEqual(try Tensor.zeros([2]).toArray().map(\.sign), [.plus, .plus])
         XCTAssertEqual(try Tensor.arange(0, 5).toArray(), [0, 1, 2, 3, 4])
         XCTAssertEqual(try Tensor.arange(1, 2, step: 0.25).toArray(), [1, 1.25, 1.5, 1.75])
         XCTAssertEqual(try Tensor(scalar: 3).item(), 3)

@@ -76,7 +76,7 @@ public final class Tensor {
     public static func full(_ shape: [Int], _ value: Float, on device: Device = .cpu,
                             requiresGrad: Bool = false) throws -> Tensor {
         let t: Tensor
-        if value == 0 {
+        if value.bitPattern == 0 {  // +0 only: a fill of −0 must keep its sign
             try checkShape(shape, "Tensor")
             t = Tensor(shape: shape, dtype: .float32,
                        storage: try backend(for: device).allocate(byteCount: shape.reduce(1, *) * DType.float32.size))
