@@ -56,7 +56,7 @@ extension CUDABackend {
     /// `inHeight` × `inWidth` and writing planes of `outHeight` rows with `stride`, or nil when a
     /// unit cannot fit in shared memory (the caller then takes the register-strip kernel). Small
     /// planes are packed several to a block (but leave at least 4 blocks per multiprocessor);
-    /// larger ones are cut into bands of whole rows (a multiple of `DW_BAND_ROWS` = 8, as even as
+    /// larger ones are cut into bands of whole rows (a multiple of `DW_ROWS` = 8, as even as
     /// possible), which needs one source plane per base so that a band's rows are contiguous.
     private func depthwiseBands(bases: Int, sourcesPerBase: Int, inHeight: Int, inWidth: Int, outHeight: Int,
                                 stride: Int) -> DepthwiseBands? {

@@ -17,6 +17,31 @@ __device__ __forceinline__ float ck_max_nan(float a, float b) {
     return (a != a || a > b) ? a : b;
 }
 
+// Copies src[0, n) into shared memory at `stage4` (room for ⌈n / 4⌉ + 1 float4) with 16-byte
+// loads where src is aligned, the ragged ends one float at a time; returns s with s[k] = src[k]
+// (s lies 0–3 floats into the buffer: src's misalignment). No barrier: the caller synchronises
+// before (earlier readers) and after (before reading s). `src` must not change during the kernel.
+// UNROLL: how many of a thread's 16-byte loads the compiler may issue together.
+template <int UNROLL>
+__device__ __forceinline__ const float* ck_stage_floats(const float* __restrict__ src, int n, float4* stage4) {
+    float* stage = (float*)stage4;
+    const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
+    const int quads = (n + shift + 3) >> 2;
+    const float* aligned = src - shift;
+#pragma unroll UNROLL
+    for (int q = threadIdx.x; q < quads; q += blockDim.x) {
+        const int k0 = 4 * q - shift;
+        if (k0 >= 0 && k0 + 3 < n) {
+            stage4[q] = __ldg((const float4*)(aligned + 4 * q));
+        } else {
+            for (int t = 0; t < 4; ++t) {
+                if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = __ldg(src + k0 + t);
+            }
+        }
+    }
+    return stage + shift;
+}
+
 // Sum of `value` over a block of blockDim.x threads (a power of two, at most 1024), returned to
 // every thread. `scratch` holds blockDim.x / 32 floats of shared memory. The order of additions is
 // fixed by the thread layout, so the result is bitwise reproducible.

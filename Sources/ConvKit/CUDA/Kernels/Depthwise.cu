@@ -128,6 +128,26 @@ ck_dw_backward_weight(const float* __restrict__ dy, const float* __restrict__ x,
 
 #define DW_ROWS 8
 
+// One input row `r` (counted from the strip's first input row) of a column strip: adds its three
+// columns (those inside the input, per colOk) times the filter row ky into output row (r − ky) / S
+// of the strip, for each ky whose output row is in the strip, ky and kx ascending.
+template <int S, int ROWS>
+static __device__ __forceinline__ void dw3x3_add_row(int r, const float* __restrict__ row, const bool (&colOk)[3],
+                                                     const float (&w)[9], float (&acc)[ROWS]) {
+    float v[3];
+#pragma unroll
+    for (int kx = 0; kx < 3; ++kx) v[kx] = colOk[kx] ? row[kx] : 0.0f;
+#pragma unroll
+    for (int ky = 0; ky < 3; ++ky) {
+        const int d = r - ky;
+        if (d < 0 || d % S != 0 || d / S >= ROWS) continue;
+#pragma unroll
+        for (int kx = 0; kx < 3; ++kx) {
+            if (colOk[kx]) acc[d / S] += w[ky * 3 + kx] * v[kx];
+        }
+    }
+}
+
 // out[p = (image, q), oh, ow] = Σ_m Σ_(ky,kx) w'[wi, ky, kx] · in[image, wi / div, oh·S − padT + ky, ow·S − padL + kx]
 // with wi = q·fan + m and w' the filter (FLIP: rotated by 180°). Forward: fan 1, div = multiplier.
 // Input gradient (stride 1): in = dy, out = dx, fan = multiplier, div 1, padding 2 − padding, FLIP.
@@ -160,18 +180,7 @@ static __device__ __forceinline__ void dw3x3_rows(const float* __restrict__ in, 
                 const int ih = ih0 + r;
                 if ((unsigned)ih >= (unsigned)inH) continue;
                 const float* row = plane + ih * inW + iw0;
-                float v[3];
-#pragma unroll
-                for (int kx = 0; kx < 3; ++kx) v[kx] = colOk[kx] ? __ldg(row + kx) : 0.0f;
-#pragma unroll
-                for (int ky = 0; ky < 3; ++ky) {
-                    const int d = r - ky;
-                    if (d < 0 || d % S != 0 || d / S >= DW_ROWS) continue;
-#pragma unroll
-                    for (int kx = 0; kx < 3; ++kx) {
-                        if (colOk[kx]) acc[d / S] += w[ky * 3 + kx] * v[kx];
-                    }
-                }
+                dw3x3_add_row<S, DW_ROWS>(r, row, colOk, w, acc);
             }
         }
         float* column = out + (p * outH + oh0) * outW + ow;
@@ -379,7 +388,7 @@ extern "C" __global__ void ck_dw3x3_weight_reduce(const double* __restrict__ par
 // ---------------------------------------------------------------------------------------------
 // Shared-memory band kernels for the same sums as dw3x3_rows, in the same order. Block b stages
 // the input rows one unit of work reads into shared memory with 16-byte loads, then its threads
-// compute from there, each one output column × DW_BAND_ROWS rows. A unit is either `planesPerUnit`
+// compute from there, each one output column × DW_ROWS rows. A unit is either `planesPerUnit`
 // whole consecutive "base" planes (small planes) or one band of `bandRows` output rows of one base
 // plane (`bands` bands per plane); its staged input is contiguous in memory either way. A base
 // plane b has the source planes b·srcPer + s and the output planes b·outPer + m (one of srcPer and
@@ -387,7 +396,6 @@ extern "C" __global__ void ck_dw3x3_weight_reduce(const double* __restrict__ par
 // sources dy[b·multiplier + s] and output dx[b]. The filter of (b, m, s) is (b·multiplier + m + s)
 // mod co. Padding is never staged: taps outside the input are skipped, as above.
 
-#define DW_BAND_ROWS 8
 
 template <int S, bool FLIP, bool FAN>
 static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, const float* __restrict__ weight,
@@ -395,7 +403,6 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
                                                   int outW, int padT, int padL, int srcPer, int outPer, int co,
                                                   int planesPerUnit, int bandRows, int bands) {
     extern __shared__ float4 dw_stage4[];
-    float* stage = (float*)dw_stage4;
     if (!FAN) srcPer = 1;  // a compile-time 1 keeps the register count (and occupancy) of the forward pass
     const int unit = (int)blockIdx.x;
     const int band = unit % bands, b0 = unit / bands * planesPerUnit;
@@ -409,25 +416,10 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
     }
     const float* src = in + b0 * srcPer * inPlane + hLo * inW;
     const int n = bands > 1 ? (hHi - hLo) * inW : planes * srcPer * inPlane;
-    const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
-    {
-        const int quads = (n + shift + 3) >> 2;
-        const float* aligned = src - shift;
-#pragma unroll 4
-        for (int q = threadIdx.x; q < quads; q += blockDim.x) {
-            const int k0 = 4 * q - shift;
-            if (k0 >= 0 && k0 + 3 < n) {
-                dw_stage4[q] = __ldg((const float4*)(aligned + 4 * q));
-            } else {
-                for (int t = 0; t < 4; ++t) {
-                    if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = __ldg(src + k0 + t);
-                }
-            }
-        }
-    }
+    // staged[p·inPlane + h·inW + w] = in[b0·srcPer + p, h, w]
+    const float* staged = ck_stage_floats<4>(src, n, dw_stage4) - hLo * inW;
     __syncthreads();
-    const float* staged = stage + shift - hLo * inW;  // staged[p·inPlane + h·inW + w] = in[b0·srcPer + p, h, w]
-    const int rowGroups = (rows + DW_BAND_ROWS - 1) / DW_BAND_ROWS;
+    const int rowGroups = (rows + DW_ROWS - 1) / DW_ROWS;
     const int items = planes * outPer * rowGroups * outW;
     const int fan = srcPer * outPer;
     for (int item = threadIdx.x; item < items; item += blockDim.x) {
@@ -435,13 +427,13 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
         const int t = item / outW;
         const int rg = t % rowGroups, local = t / rowGroups;
         const int lb = local / outPer, m = local - lb * outPer;
-        const int oh = oh0 + rg * DW_BAND_ROWS, ih0 = oh * S - padT, iw0 = ow * S - padL;
+        const int oh = oh0 + rg * DW_ROWS, ih0 = oh * S - padT, iw0 = ow * S - padL;
         bool colOk[3];
 #pragma unroll
         for (int kx = 0; kx < 3; ++kx) colOk[kx] = (unsigned)(iw0 + kx) < (unsigned)inW;
-        float acc[DW_BAND_ROWS];
+        float acc[DW_ROWS];
 #pragma unroll
-        for (int j = 0; j < DW_BAND_ROWS; ++j) acc[j] = 0.0f;
+        for (int j = 0; j < DW_ROWS; ++j) acc[j] = 0.0f;
         for (int s = 0; s < srcPer; ++s) {
             const int wi = ((b0 + lb) * fan + m + s) % co;
             const float* plane = staged + (lb * srcPer + s) * inPlane;
@@ -449,28 +441,17 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
 #pragma unroll
             for (int k = 0; k < 9; ++k) w[k] = __ldg(weight + wi * 9 + (FLIP ? 8 - k : k));
 #pragma unroll
-            for (int r = 0; r < (DW_BAND_ROWS - 1) * S + 3; ++r) {
+            for (int r = 0; r < (DW_ROWS - 1) * S + 3; ++r) {
                 const int ih = ih0 + r;
                 if (ih < hLo || ih >= hHi) continue;
                 const float* row = plane + ih * inW + iw0;
-                float v[3];
-#pragma unroll
-                for (int kx = 0; kx < 3; ++kx) v[kx] = colOk[kx] ? row[kx] : 0.0f;
-#pragma unroll
-                for (int ky = 0; ky < 3; ++ky) {
-                    const int d = r - ky;
-                    if (d < 0 || d % S != 0 || d / S >= DW_BAND_ROWS) continue;
-#pragma unroll
-                    for (int kx = 0; kx < 3; ++kx) {
-                        if (colOk[kx]) acc[d / S] += w[ky * 3 + kx] * v[kx];
-                    }
-                }
+                dw3x3_add_row<S, DW_ROWS>(r, row, colOk, w, acc);
             }
         }
         float* column = out + ((b0 * outPer + local) * outH + oh) * outW + ow;
 #pragma unroll
-        for (int j = 0; j < DW_BAND_ROWS; ++j) {
-            if (rg * DW_BAND_ROWS + j < rows) column[j * outW] = acc[j];
+        for (int j = 0; j < DW_ROWS; ++j) {
+            if (rg * DW_ROWS + j < rows) column[j * outW] = acc[j];
         }
     }
 }

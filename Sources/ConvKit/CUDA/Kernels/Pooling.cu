@@ -201,32 +201,18 @@ extern "C" __global__ void ck_pool_max2d_backward(const float* __restrict__ dy, 
 // it can write the int32 flat indices (the public form) and/or a compact argmax: one byte per
 // window, the winning tap's position kh·kW + kw within the window (255 for a window with no tap
 // inside the input), which is all the backward pass needs and a quarter of the bytes.
-// Stages input rows [hLo, hHi) of `plane` (whole rows: one contiguous range) in shared memory with
-// 16-byte loads where aligned, after the previous band's readers are done; returns `staged` with
+
+// Stages input rows [hLo, hHi) of `plane` (whole rows: one contiguous range) in shared memory
+// (ck_stage_floats), after the previous band's readers are done; returns `staged` with
 // staged[h·inW + w] = x[plane, h, w] for h in [hLo, hHi).
 static __device__ __forceinline__ const float* ck_pool_stage_rows(const float* __restrict__ x, i64 plane, int inH,
                                                                   int inW, int hLo, int hHi) {
     extern __shared__ float4 ck_pool_stage4[];
-    float* stage = (float*)ck_pool_stage4;
-    const float* src = x + (plane * inH + hLo) * inW;
-    const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
     __syncthreads();
-    if (hHi > hLo) {
-        const int n = (hHi - hLo) * inW, quads = (n + shift + 3) >> 2;
-        const float* aligned = src - shift;
-        for (int q = threadIdx.x; q < quads; q += blockDim.x) {
-            const int k0 = 4 * q - shift;
-            if (k0 >= 0 && k0 + 3 < n) {
-                ck_pool_stage4[q] = *(const float4*)(aligned + 4 * q);
-            } else {
-                for (int t = 0; t < 4; ++t) {
-                    if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = src[k0 + t];
-                }
-            }
-        }
-    }
+    const float* staged = ck_stage_floats<1>(x + (plane * inH + hLo) * inW, hHi > hLo ? (hHi - hLo) * inW : 0,
+                                          ck_pool_stage4);
     __syncthreads();
-    return stage + shift - (i64)hLo * inW;
+    return staged - (i64)hLo * inW;
 }
 
 extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_band(
