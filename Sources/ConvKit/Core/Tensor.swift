@@ -75,15 +75,9 @@ public final class Tensor {
     /// A tensor of `shape` filled with `value`.
     public static func full(_ shape: [Int], _ value: Float, on device: Device = .cpu,
                             requiresGrad: Bool = false) throws -> Tensor {
-        let t: Tensor
-        if value.bitPattern == 0 {  // +0 only: a fill of −0 must keep its sign
-            try checkShape(shape, "Tensor")
-            t = Tensor(shape: shape, dtype: .float32,
-                       storage: try backend(for: device).allocate(byteCount: shape.reduce(1, *) * DType.float32.size))
-        } else {
-            t = try empty(shape, on: device)
-            try backend(for: device).fill(t.storage, count: t.count, value: value)
-        }
+        // +0 only takes the zero-filled allocation: a fill of −0 must keep its sign.
+        let t = try allocated(shape, zeroed: value.bitPattern == 0, on: device)
+        if value.bitPattern != 0 { try backend(for: device).fill(t.storage, count: t.count, value: value) }
         t.requiresGrad = requiresGrad
         return t
     }
@@ -139,9 +133,15 @@ public final class Tensor {
     /// A tensor with unspecified contents (on the GPU: whatever its block held last), for a
     /// kernel that writes every element; `zeros` when the zeros matter.
     static func empty(_ shape: [Int], dtype: DType = .float32, on device: Device) throws -> Tensor {
+        try allocated(shape, dtype: dtype, zeroed: false, on: device)
+    }
+
+    /// A new tensor of `shape`, zero-filled (`Backend.allocate`) or as the allocator gives it.
+    private static func allocated(_ shape: [Int], dtype: DType = .float32, zeroed: Bool, on device: Device) throws -> Tensor {
         try checkShape(shape, "Tensor")
-        let bytes = shape.reduce(1, *) * dtype.size
-        return Tensor(shape: shape, dtype: dtype, storage: try backend(for: device).allocateUninitialized(byteCount: bytes))
+        let bytes = shape.reduce(1, *) * dtype.size, b = try backend(for: device)
+        return Tensor(shape: shape, dtype: dtype,
+                      storage: zeroed ? try b.allocate(byteCount: bytes) : try b.allocateUninitialized(byteCount: bytes))
     }
 
     // MARK: Reading back
