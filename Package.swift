@@ -25,6 +25,7 @@ let package = Package(
                 .embedInCode("CUDA/Kernels/TensorCoreConv.cu"),
                 .embedInCode("CUDA/Kernels/Depthwise.cu"),
                 .embedInCode("CUDA/Kernels/Winograd.cu"),
+                .embedInCode("CUDA/Kernels/FFT.cu"),
                 .embedInCode("CUDA/Kernels/SparseMatrix.cu"),
                 .embedInCode("CUDA/Kernels/Pooling.cu"),
                 .embedInCode("CUDA/Kernels/NN.cu"),

@@ -220,6 +220,12 @@ final class BadInputTests: XCTestCase {
         add("conv2d winograd algorithm with stride 2", ["winograd", "stride (2, 2)"]) {
             _ = try conv2d(x(), zeros([2, 3, 3, 3]), stride: 2, algorithm: .winograd)
         }
+        add("conv2d fft algorithm with stride 2", ["fft", "stride (2, 2)"]) {
+            _ = try conv2d(x(), zeros([2, 3, 3, 3]), stride: 2, algorithm: .fft)
+        }
+        add("conv2d fft algorithm on a plane beyond 32 × 32", ["fft", "32 × 32", "40×40"]) {
+            _ = try conv2d(zeros([1, 3, 40, 40]), zeros([2, 3, 3, 3]), algorithm: .fft)
+        }
         add("conv2d huge stride", ["stride", "too large"]) { _ = try conv2d(x(), zeros([2, 3, 3, 3]), stride: Size2d(1 << 40)) }
         add("conv2d huge padding", ["padding", "too large"]) { _ = try conv2d(x(), zeros([2, 3, 3, 3]), padding: .explicit(Size2d(Int.max))) }
         add("conv2d huge dilation", ["dilation", "too large"]) { _ = try conv2d(x(), zeros([2, 3, 3, 3]), dilation: Size2d(Int.max)) }

@@ -76,13 +76,14 @@ func runConv(_ c: ConvCase, _ ops: ConvOperands, algorithm: ConvAlgorithm, paddi
                        gradWeight: try ops.w.grad!.toArray(), gradBias: try ops.b?.grad!.toArray())
 }
 
-/// Every algorithm that can run `c` (`.depthwise` only for depthwise layers, `.winograd` only
-/// for 3×3 stride-1 undilated ungrouped ones).
+/// Every algorithm that can run `c` (`.depthwise` only for depthwise layers, `.winograd` and
+/// `.fft` only for the stride-1 undilated ungrouped ones they support).
 func algorithms(for c: ConvCase) -> [ConvAlgorithm] {
     ConvAlgorithm.allCases.filter { algorithm in
         switch algorithm {
         case .depthwise: return c.groups == c.channels
         case .winograd: return (try? c.geometry).map(WinogradTiling.supports) ?? false
+        case .fft: return (try? c.geometry).map(FFTConvTiling.supports) ?? false
         default: return true
         }
     }

@@ -79,6 +79,12 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         backwardInput: { WinogradConv.backwardInput(gradOutput: $0, weight: $1, gradInput: $2, geometry: $3) },
         backwardWeight: { WinogradConv.backwardWeight(gradOutput: $0, input: $1, gradWeight: $2, geometry: $3) })
 
+    private static let fft = Algorithm(
+        name: "fft",
+        forward: { FFTConv.forward(input: $0, weight: $1, output: $2, geometry: $3) },
+        backwardInput: { FFTConv.backwardInput(gradOutput: $0, weight: $1, gradInput: $2, geometry: $3) },
+        backwardWeight: { FFTConv.backwardWeight(gradOutput: $0, input: $1, gradWeight: $2, geometry: $3) })
+
     /// Runs `kernel(a, b, out)` on an output pre-filled with NaN, so a value it fails to
     /// overwrite fails the comparison.
     private static func run(_ kernel: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>, Conv2dGeometry) -> Void,
@@ -250,6 +256,64 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), stride: (1, 2))))
         XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), dilation: (2, 1))))
         XCTAssertFalse(WinogradTiling.supports(Self.geometry(c: 2, h: 5, w: 5, out: 2, k: (3, 3), groups: 2)))
+    }
+
+    /// Geometries for the FFT convolution: every frame size (8, 16, 32), a frame filled exactly
+    /// (padded 27 × 27 with 5 × 5 in 32; 14 × 14 with 3 × 3 in 16), asymmetric padding, 1×1 and
+    /// rectangular kernels, a kernel as large as the plane, one channel and many.
+    private static let fftGeometries: [Conv2dGeometry] = [
+        geometry(n: 2, c: 3, h: 5, w: 7, out: 4, k: (3, 3), pad: (1, 1, 1, 1)),          // frame 8
+        geometry(n: 1, c: 1, h: 3, w: 3, out: 1, k: (3, 3)),                              // one output
+        geometry(n: 2, c: 5, h: 27, w: 27, out: 6, k: (5, 5), pad: (2, 2, 2, 2)),         // AlexNet conv2: frame 32, full
+        geometry(n: 3, c: 4, h: 14, w: 14, out: 5, k: (3, 3), pad: (1, 1, 1, 1)),         // frame 16, full
+        geometry(n: 2, c: 3, h: 6, w: 5, out: 5, k: (3, 3), pad: (0, 2, 1, 3)),           // asymmetric
+        geometry(n: 1, c: 2, h: 9, w: 11, out: 3, k: (2, 4), pad: (0, 1, 3, 0)),          // rectangular kernel
+        geometry(n: 2, c: 6, h: 10, w: 12, out: 4, k: (1, 1)),                            // 1×1
+        geometry(n: 1, c: 3, h: 7, w: 7, out: 2, k: (7, 7)),                              // kernel = plane
+        geometry(n: 2, c: 17, h: 13, w: 13, out: 23, k: (3, 3), pad: (1, 1, 1, 1)),        // AlexNet's 13×13
+        geometry(n: 1, c: 2, h: 20, w: 30, out: 3, k: (3, 3), pad: (2, 2, 1, 1)),          // 32 wide, 24 high
+    ]
+
+    func testFFTMatchesNaive() {
+        for (i, g) in Self.fftGeometries.enumerated() {
+            XCTAssertTrue(FFTConvTiling.supports(g), "\(g)")
+            check(Self.fft, Case(g, seed: UInt64(500 + i)))
+        }
+        var rng = TestRNG(seed: 74)
+        for i in 0..<30 {
+            let k = (rng.int(1...5), rng.int(1...5))
+            let pad = (rng.int(0...k.0 - 1), rng.int(0...k.0 - 1), rng.int(0...k.1 - 1), rng.int(0...k.1 - 1))
+            let g = Self.geometry(n: rng.int(1...3), c: rng.int(1...6), h: max(rng.int(1...20), k.0 - pad.0 - pad.1),
+                                  w: max(rng.int(1...20), k.1 - pad.2 - pad.3), out: rng.int(1...6), k: k, pad: pad)
+            check(Self.fft, Case(g, seed: UInt64(5000 + i)))
+        }
+    }
+
+    /// A budget of three images' spectra: chunks of 3, 3 and 1 images, and the weight gradient
+    /// accumulated across them; then a budget of five: 4 and 3 (even chunks, not 5 and 2).
+    func testFFTChunksMatchNaive() {
+        let saved = FFTConvTiling.workspaceBudget
+        defer { FFTConvTiling.workspaceBudget = saved }
+        let g = Self.geometry(n: 7, c: 5, h: 7, w: 6, out: 4, k: (3, 3), pad: (1, 1, 1, 1))
+        let perImage = 2 * FFTConvTiling.frequencies(frame: FFTConvTiling.frameSize(g)!) * (5 + 4)
+        FFTConvTiling.workspaceBudget = perImage * 3
+        XCTAssertEqual(FFTConvTiling.imagesPerChunk(g), 3)
+        check(Self.fft, Case(g, seed: 78))
+        FFTConvTiling.workspaceBudget = perImage * 5
+        XCTAssertEqual(FFTConvTiling.imagesPerChunk(g), 4)
+        check(Self.fft, Case(g, seed: 79))
+    }
+
+    func testFFTSupportsOnlyItsGeometries() {
+        XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 27, w: 27, out: 2, k: (5, 5), pad: (2, 2, 2, 2))), 32)
+        XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 13, w: 13, out: 2, k: (3, 3), pad: (1, 1, 1, 1))), 16)
+        XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 6, w: 6, out: 2, k: (3, 3), pad: (1, 1, 1, 1))), 8)
+        XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 31, w: 31, out: 2, k: (3, 3), pad: (1, 1, 1, 1))))
+        XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 9, w: 9, out: 2, k: (3, 3), stride: (2, 1))))
+        XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 9, w: 9, out: 2, k: (3, 3), dilation: (1, 2))))
+        XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 9, w: 9, out: 2, k: (3, 3), groups: 2)))
+        // The input gradient's padding of a transposed convolution can be negative.
+        XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 9, w: 9, out: 2, k: (3, 3), pad: (-1, 0, 0, 0))))
     }
 
     /// A transposed convolution's geometry has fewer output rows than its input would give

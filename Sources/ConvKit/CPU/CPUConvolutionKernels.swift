@@ -31,6 +31,7 @@ extension CPUBackend: ConvolutionKernels {
             case .sparseMatrix: SparseMatrixConv.forward(input: x, weight: w, output: y, geometry: g)
             case .implicitGEMM: ImplicitGEMMConv.forward(input: x, weight: w, output: y, geometry: g)
             case .winograd: WinogradConv.forward(input: x, weight: w, output: y, geometry: g)
+            case .fft: FFTConv.forward(input: x, weight: w, output: y, geometry: g)
             case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
             }
         }
@@ -53,6 +54,7 @@ extension CPUBackend: ConvolutionKernels {
         case .sparseMatrix: SparseMatrixConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
         case .implicitGEMM: ImplicitGEMMConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
         case .winograd: WinogradConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
+        case .fft: FFTConv.backwardInput(gradOutput: dy, weight: w, gradInput: dx, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }
     }
@@ -71,6 +73,7 @@ extension CPUBackend: ConvolutionKernels {
         case .sparseMatrix: SparseMatrixConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
         case .implicitGEMM: ImplicitGEMMConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
         case .winograd: WinogradConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
+        case .fft: FFTConv.backwardWeight(gradOutput: dy, input: x, gradWeight: dw, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }
     }
@@ -112,6 +115,9 @@ extension CPUBackend: ConvolutionKernels {
         }
         if resolved == .winograd && !WinogradTiling.supports(g) {
             throw ConvKitError.unsupported(op: "conv2d", message: WinogradTiling.unsupportedReason(g))
+        }
+        if resolved == .fft && !FFTConvTiling.supports(g) {
+            throw ConvKitError.unsupported(op: "conv2d", message: FFTConvTiling.unsupportedReason(g))
         }
         return resolved
     }

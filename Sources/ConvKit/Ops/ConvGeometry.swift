@@ -46,10 +46,16 @@ public enum ConvAlgorithm: String, Hashable, Sendable, CaseIterable {
     /// with TF32 allowed, 3×3 multiplies in TF32 and 5×5 in strict fp32 (its transforms magnify
     /// TF32's rounding past its tolerance). Other layers throw `ConvKitError.unsupported`.
     case winograd
+    /// Through the discrete Fourier transform: stride-1, undilated, ungrouped layers whose padded
+    /// plane fits a 32 × 32 frame (AlexNet's 27 × 27 and 13 × 13 layers), as one complex product
+    /// per frequency (see `FFTConvTiling`; 8.4× fewer multiplications than direct for 5 × 5 on
+    /// 27 × 27). A NaN or infinity in a plane reaches every output of that plane's products.
+    /// Other layers throw `ConvKitError.unsupported`.
+    case fft
 
-    /// Whether this algorithm runs every convolution geometry (`.depthwise` and `.winograd` run
-    /// only the layers they are made for).
-    public var runsEveryGeometry: Bool { self != .depthwise && self != .winograd }
+    /// Whether this algorithm runs every convolution geometry (`.depthwise`, `.winograd` and
+    /// `.fft` run only the layers they are made for).
+    public var runsEveryGeometry: Bool { self != .depthwise && self != .winograd && self != .fft }
 }
 
 /// Every size of one 2-D convolution, resolved and validated: what a kernel needs to run.

@@ -5,7 +5,9 @@ extension CUDABackend: ConvolutionKernels {
     /// `.auto` → `.depthwise` for depthwise layers, otherwise `.im2colGEMM` (cuBLAS does the work;
     /// X̂ is built in chunks of images that fit a bounded workspace).
     ///
-    /// Beyond that resolution, `.auto` runs 3×3 and 5×5 stride-1 layers of at least
+    /// Beyond that resolution, `.auto` runs stride-1 layers whose padded planes fit a 16 × 16 or
+    /// 32 × 32 frame, with at least `fftMinimumChannels` channels each way, with `.fft`
+    /// (`runsOnFFT`), the other 3×3 and 5×5 stride-1 layers of at least
     /// `winogradMinimumChannels` channels each way with `.winograd` (`runsOnWinograd`; the TF32
     /// weight gradient from `winogradMinimumChannelsTF32WeightGradient`), and
     /// `.auto` and `.implicitGEMM` run the forward pass, the input
@@ -25,6 +27,8 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
+        } else if runsOnFFT(algorithm, g) {
+            try fftConvForward(input: input, weight: weight, output: output, geometry: g)
         } else if runsOnWinograd(algorithm, g, pass: .forward) {
             try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
         } else if runsOnTensorCores(algorithm, g, pass: .forward) {
@@ -36,6 +40,7 @@ extension CUDABackend: ConvolutionKernels {
             case .implicitGEMM: try implicitGEMMConvForward(input: input, weight: weight, output: output, geometry: g)
             case .depthwise: try depthwiseConvForward(input: input, weight: weight, output: output, geometry: g)
             case .winograd: try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
+            case .fft: try fftConvForward(input: input, weight: weight, output: output, geometry: g)
             case .sparseMatrix: try sparseMatrixConvForward(input: input, weight: weight, output: output, geometry: g)
             case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
             }
@@ -50,6 +55,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.n * g.inChannels * g.inHeight * g.inWidth
         guard count > 0 else { return }
         if g.outHeight * g.outWidth == 0 { try fill(gradInput, count: count, value: 0); return }
+        if runsOnFFT(algorithm, g) {
+            try fftConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+            return
+        }
         if runsOnWinograd(algorithm, g, pass: .input) {
             try winogradConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
             return
@@ -68,6 +77,7 @@ extension CUDABackend: ConvolutionKernels {
         case .implicitGEMM: try implicitGEMMConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .depthwise: try depthwiseConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .winograd: try winogradConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+        case .fft: try fftConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .sparseMatrix: try sparseMatrixConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }
@@ -78,6 +88,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.outChannels * g.patchSize
         guard count > 0 else { return }
         if g.n * g.outHeight * g.outWidth == 0 { try fill(gradWeight, count: count, value: 0); return }
+        if runsOnFFT(algorithm, g) {
+            try fftConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
+            return
+        }
         if runsOnWinograd(algorithm, g, pass: .weight) {
             try winogradConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
             return
@@ -92,6 +106,7 @@ extension CUDABackend: ConvolutionKernels {
         case .implicitGEMM: try implicitGEMMConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .depthwise: try depthwiseConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .winograd: try winogradConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
+        case .fft: try fftConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .sparseMatrix: try sparseMatrixConvBackwardWeight(gradOutput: gradOutput, input: input, gradWeight: gradWeight, geometry: g)
         case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
         }
@@ -155,6 +170,23 @@ extension CUDABackend: ConvolutionKernels {
         if allowTF32 && g.kernelHeight == 5 { return false }
         let minimum = pass == .weight && allowTF32 ? Self.winogradMinimumChannelsTF32WeightGradient : Self.winogradMinimumChannels
         return algorithm == .auto && WinogradTiling.supports(g) && min(g.inChannels, g.outChannels) >= minimum
+    }
+
+    /// Fewest input and output channels for which `.auto` runs a layer with `.fft`.
+    static let fftMinimumChannels = 64
+
+    /// Whether `.auto` runs every pass of `g` with the FFT convolution: a layer `.fft` runs here
+    /// (`fftRuns`) in a 16 × 16 or 32 × 32 frame with at least `fftMinimumChannels` channels
+    /// each way. Measured on the H200 (BENCHMARKS.md, 2026-12-03, FFT section), on AlexNet conv2
+    /// (27 × 27, 5 × 5, frame 32) it took 0.43 / 0.36 / 0.37 ms (forward, input gradient, weight
+    /// gradient) against Winograd's 1.14 / 1.00 / 1.30 in strict fp32 and 0.33 / 0.27 / 0.29
+    /// against the tensor cores' 1.13 / 1.13 / 1.41 in TF32; on the 13 × 13 and 14 × 14 3×3 layers
+    /// (frame 16, 192-384 channels) it beat Winograd in every pass by 1.1-1.6× in both precisions.
+    /// Frames of 8 (planes of at most 8 × 8 padded) are not measured and stay off.
+    private func runsOnFFT(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) -> Bool {
+        guard algorithm == .auto, min(g.inChannels, g.outChannels) >= Self.fftMinimumChannels,
+              let frame = FFTConvTiling.frameSize(g), frame >= 16 else { return false }
+        return fftRuns(g)
     }
 
     /// Resolves `.auto` and rejects an algorithm that cannot run this geometry.

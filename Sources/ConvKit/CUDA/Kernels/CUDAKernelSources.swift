@@ -17,6 +17,8 @@ enum CUDAKernelModule: String, CaseIterable {
     case depthwise
     /// The transforms of Winograd F(2×2, 3×3) convolution.
     case winograd
+    /// The transforms of the FFT convolution.
+    case fft
     /// Convolution as a sparse (CSR) matrix product.
     case sparseMatrix
     /// Padding, max/average/adaptive pooling, unpooling.
@@ -38,6 +40,7 @@ enum CUDAKernelModule: String, CaseIterable {
         case .tensorCore: return CUDAKernelSources.make("TensorCoreConv.cu", PackageResources.TensorCoreConv_cu)
         case .depthwise: return CUDAKernelSources.make("Depthwise.cu", PackageResources.Depthwise_cu)
         case .winograd: return CUDAKernelSources.make("Winograd.cu", PackageResources.Winograd_cu)
+        case .fft: return CUDAKernelSources.make("FFT.cu", PackageResources.FFT_cu)
         case .sparseMatrix: return CUDAKernelSources.make("SparseMatrix.cu", PackageResources.SparseMatrix_cu)
         case .pooling: return CUDAKernelSources.make("Pooling.cu", PackageResources.Pooling_cu)
         case .nn: return CUDAKernelSources.make("NN.cu", PackageResources.NN_cu)
