@@ -6,6 +6,7 @@
 # hardware counters (Firecracker machines; H200.md). Output: $OUT/ncu-memory.txt (or ./gpu-logs).
 #
 #   scripts/gpu_profile_memory.sh [path/to/convkit] [case filter ...]
+# NCU_BY_TOTAL=1 sorts the kernels by their summed time (for a training step: where it goes).
 # Each case takes about 20 s under ncu (its warm-up runs are profiled too): the default list
 # needs about 4 minutes.
 set -uo pipefail
@@ -26,6 +27,6 @@ for filter in "$@"; do
     timeout 200 "$NCU" --clock-control none --csv --page raw --print-units base --metrics "$METRICS" \
         "$BIN" bench --device cuda --filter "$filter" --runs 1 > "$LOGS/ncu-raw.csv" 2> "$LOGS/ncu-err.txt"
     grep -E "^(conv2d|maxPool2d|softmax|crossEntropy) " "$LOGS/ncu-raw.csv" | sed 's/^/   event-timed (under ncu): /'
-    python3 scripts/ncu_summary.py "$LOGS/ncu-raw.csv" || tail -5 "$LOGS/ncu-err.txt"
+    python3 scripts/ncu_summary.py "$LOGS/ncu-raw.csv" ${NCU_BY_TOTAL:+--by-total} || tail -5 "$LOGS/ncu-err.txt"
 done 2>&1 | tee "$LOGS/ncu-memory.txt"
 rm -f "$LOGS/ncu-raw.csv" "$LOGS/ncu-err.txt"

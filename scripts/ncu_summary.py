@@ -2,13 +2,14 @@
 """Summarises `ncu --csv --page raw` output: one line per kernel name with the median over its
 launches of duration, DRAM bytes read and written, DRAM throughput (% of peak), achieved
 occupancy, and the launch shape and registers of its last launch. Lines that are not ncu's CSV
-(the program's own output) are skipped."""
+(the program's own output) are skipped. With --by-total, kernels are sorted by the sum of their
+durations (a whole training step: where its time goes) and that sum is printed too."""
 import csv
 import statistics
 import sys
 
 
-def main(path):
+def main(path, by_total=False):
     with open(path, newline="") as f:
         lines = [line for line in f if line.startswith('"')]
     rows = list(csv.DictReader(lines))
@@ -29,9 +30,18 @@ def main(path):
                 pass
         return statistics.median(values) if values else float("nan")
 
-    for name, rs in by_kernel.items():
+    def total(rs):
+        return sum(float(r["gpu__time_duration.sum"].replace(",", "")) for r in rs if r.get("gpu__time_duration.sum")) / 1e3
+
+    items = list(by_kernel.items())
+    if by_total:
+        items.sort(key=lambda item: -total(item[1]))
+        print(f"   all kernels: {sum(total(rs) for _, rs in items):.1f} us over {len(rows)} launches")
+    for name, rs in items:
         last = rs[-1]
         us = median(rs, "gpu__time_duration.sum") / 1e3  # ns → µs
+        if by_total:
+            print(f"   {total(rs):9.1f} us total", end="")
         read = median(rs, "dram__bytes_read.sum") / 1e6
         write = median(rs, "dram__bytes_write.sum") / 1e6
         print(f"   {name[:60]:60s} x{len(rs):<3d} {us:9.2f} us  dram r {read:8.2f} MB w {write:8.2f} MB"
@@ -43,4 +53,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], by_total="--by-total" in sys.argv[2:]))

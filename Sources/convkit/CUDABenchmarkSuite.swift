@@ -102,7 +102,7 @@ enum CUDABenchmarkSuite {
             let w = try Tensor.normal([shape.cout, shape.cin, shape.k, shape.k], std: 0.05, on: device)
             var variants: [(ConvAlgorithm, Bool)] = [(.auto, false), (.implicitGEMM, false), (.auto, true), (.implicitGEMM, true)]
             if (shape.k == 3 || shape.k == 5) && shape.stride == 1 && shape.groups == 1 { variants += [(.winograd, false), (.winograd, true)] }
-            if shape.stride == 1 && shape.groups == 1 && shape.h + 2 * shape.pad <= 32 { variants += [(.fft, false), (.fft, true)] }
+            if shape.stride == 1 && shape.groups == 1 && shape.k <= 16 { variants += [(.fft, false), (.fft, true)] }
             for (algorithm, tf32) in variants {
                 let label = "conv2d \(shape.name) [\(algorithm.rawValue)]\(tf32 ? " tf32" : "")"
                 cases += gradientCases(label, flops: shape.flops, bytes: nil, tf32: tf32, inputs: [x, w],

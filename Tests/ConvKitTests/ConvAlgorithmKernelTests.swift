@@ -271,7 +271,11 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         geometry(n: 2, c: 6, h: 10, w: 12, out: 4, k: (1, 1)),                            // 1×1
         geometry(n: 1, c: 3, h: 7, w: 7, out: 2, k: (7, 7)),                              // kernel = plane
         geometry(n: 2, c: 17, h: 13, w: 13, out: 23, k: (3, 3), pad: (1, 1, 1, 1)),        // AlexNet's 13×13
-        geometry(n: 1, c: 2, h: 20, w: 30, out: 3, k: (3, 3), pad: (2, 2, 1, 1)),          // 32 wide, 24 high
+        geometry(n: 1, c: 2, h: 20, w: 29, out: 3, k: (3, 3), pad: (2, 2, 1, 1)),          // 32 wide, 24 high
+        geometry(n: 2, c: 3, h: 40, w: 37, out: 4, k: (3, 3), pad: (1, 1, 1, 1)),          // 2 × 2 frames of 30 × 30
+        geometry(n: 1, c: 2, h: 61, w: 33, out: 3, k: (5, 5), pad: (2, 2, 2, 2)),          // 3 × 2 frames of 28 × 28
+        geometry(n: 2, c: 3, h: 31, w: 45, out: 2, k: (3, 2), pad: (0, 2, 1, 0)),          // asymmetric, tiled
+        geometry(n: 1, c: 2, h: 50, w: 50, out: 2, k: (7, 7), pad: (6, 6, 6, 6)),          // padding beyond the kernel
     ]
 
     func testFFTMatchesNaive() {
@@ -308,7 +312,12 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 27, w: 27, out: 2, k: (5, 5), pad: (2, 2, 2, 2))), 32)
         XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 13, w: 13, out: 2, k: (3, 3), pad: (1, 1, 1, 1))), 16)
         XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 6, w: 6, out: 2, k: (3, 3), pad: (1, 1, 1, 1))), 8)
-        XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 31, w: 31, out: 2, k: (3, 3), pad: (1, 1, 1, 1))))
+        let tiled = Self.geometry(c: 2, h: 56, w: 56, out: 2, k: (3, 3), pad: (1, 1, 1, 1))
+        XCTAssertEqual(FFTConvTiling.frameSize(tiled), 32)
+        XCTAssertEqual(FFTConvTiling.outputTiles(tiled), FFTConvTiling.Tiles(frame: 32, kernelHeight: 3, kernelWidth: 3,
+                                                                              height: 56, width: 56))
+        XCTAssertEqual(FFTConvTiling.outputTiles(tiled).count, 4)
+        XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 31, w: 31, out: 2, k: (17, 17))))
         XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 9, w: 9, out: 2, k: (3, 3), stride: (2, 1))))
         XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 9, w: 9, out: 2, k: (3, 3), dilation: (1, 2))))
         XCTAssertFalse(FFTConvTiling.supports(Self.geometry(c: 2, h: 9, w: 9, out: 2, k: (3, 3), groups: 2)))

@@ -15,9 +15,22 @@
 /// for N images, C input and K output channels (ᴴ: conjugate transpose), and the inverse
 /// transform of the result, divided by S², gives the planes: the output at the frame's origin,
 /// the input gradient at the input's place (the padding offset), the filter gradient at the
-/// origin. A frame wraps around (the transform is periodic), so it must hold the padded input's
-/// rows and columns that reach an output: `supports` asks for `padTop + inHeight ≤ S` and
-/// `outHeight + kernelHeight − 1 ≤ S` (the same across), which keeps every wrapped term zero.
+/// origin. A frame wraps around (the transform is periodic): of its S rows, the `S − r + 1`
+/// (`step`, r the kernel height) after the first `r − 1` are exact, the others mix in wrapped
+/// terms. So each pass covers its result planes with frames of `step × stepW` results:
+///
+///     forward          frame (a, b) holds the padded input from row a·step (input row
+///                      a·step − padTop at frame row 0), output rows a·step + [0, step) are its
+///                      rows [0, step)
+///     input gradient   frame (a, b) holds dY from row a·step + padTop − (r − 1), input rows
+///                      a·step + [0, step) are its rows r − 1 + [0, step)
+///     weight gradient  frame (a, b) holds the padded input as the forward pass, and dY's rows
+///                      a·step + [0, step) (zero below), summed over every frame of every image
+///
+/// One frame per plane (`tiles` 1) when the output and the input both have at most `step` rows
+/// and columns (AlexNet conv2: 27 ≤ 32 − 4), several frames of 32 otherwise (overlap-save:
+/// 56 × 56 with 3 × 3 in 2 × 2 frames of 30 × 30 results). The spectra's rows are then
+/// (image, frame) pairs and the products' depth in the weight gradient runs over both.
 ///
 /// Spectra are stored `[f][row][column]` as interleaved complex numbers (real, imaginary), row =
 /// image (or output channel, for filters), column = channel; so each frequency's matrix is a
@@ -30,34 +43,76 @@
 enum FFTConvTiling {
     /// Frame sizes, smallest first.
     static let frameSizes = [8, 16, 32]
+    /// Largest kernel side: a frame of 32 then still gives 17 results per frame.
+    static let largestKernel = 16
 
-    /// The smallest frame that holds `g` (see the type's comment), or `nil` when none does.
+    /// How a pass covers its result planes with frames (see the type's comment).
+    struct Tiles: Equatable {
+        /// The frame size S.
+        let frame: Int
+        /// Result rows and columns per frame: S − kernel + 1.
+        let stepH: Int, stepW: Int
+        /// Frames per plane, down and across.
+        let down: Int, across: Int
+        /// Frames per plane.
+        var count: Int { down * across }
+
+        /// One frame of size `frame` holding a whole plane (the filters and their gradient).
+        static func single(frame: Int) -> Tiles {
+            Tiles(frame: frame, kernelHeight: 1, kernelWidth: 1, height: frame, width: frame)
+        }
+
+        /// The frames of planes of `height × width` results.
+        init(frame: Int, kernelHeight: Int, kernelWidth: Int, height: Int, width: Int) {
+            self.frame = frame
+            stepH = frame - kernelHeight + 1
+            stepW = frame - kernelWidth + 1
+            down = (height + stepH - 1) / stepH
+            across = (width + stepW - 1) / stepW
+        }
+    }
+
+    /// The frame size of `g`: the smallest with one frame per plane in every pass, otherwise 32
+    /// (several frames per plane); `nil` for a kernel larger than `largestKernel`.
     static func frameSize(_ g: Conv2dGeometry) -> Int? {
-        let rows = max(g.padTop + g.inHeight, g.outHeight + g.kernelHeight - 1)
-        let columns = max(g.padLeft + g.inWidth, g.outWidth + g.kernelWidth - 1)
-        return frameSizes.first { $0 >= rows && $0 >= columns }
+        guard max(g.kernelHeight, g.kernelWidth) <= largestKernel else { return nil }
+        let rows = max(g.outHeight, g.inHeight) + g.kernelHeight - 1
+        let columns = max(g.outWidth, g.inWidth) + g.kernelWidth - 1
+        return frameSizes.first { $0 >= rows && $0 >= columns } ?? 32
+    }
+
+    /// The frames of the forward pass and the weight gradient (over the output planes).
+    static func outputTiles(_ g: Conv2dGeometry) -> Tiles {
+        Tiles(frame: frameSize(g) ?? 32, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+              height: g.outHeight, width: g.outWidth)
+    }
+
+    /// The frames of the input gradient (over the input planes).
+    static func inputTiles(_ g: Conv2dGeometry) -> Tiles {
+        Tiles(frame: frameSize(g) ?? 32, kernelHeight: g.kernelHeight, kernelWidth: g.kernelWidth,
+              height: g.inHeight, width: g.inWidth)
     }
 
     /// Frequencies kept per plane for frame size `s`: S·(S/2 + 1).
     static func frequencies(frame s: Int) -> Int { s * (s / 2 + 1) }
 
     /// Whether the FFT convolution can compute `g`: stride 1, dilation 1, one group, padding of
-    /// zero or more on every side, a frame of at most 32 × 32, a non-empty output, and every
-    /// matrix within 32-bit GEMM dimensions.
+    /// zero or more on every side, kernels of at most `largestKernel` a side, a non-empty
+    /// output, and every matrix within 32-bit GEMM dimensions.
     static func supports(_ g: Conv2dGeometry) -> Bool {
         guard g.strideH == 1, g.strideW == 1, g.dilationH == 1, g.dilationW == 1, g.groups == 1,
               min(g.padTop, g.padBottom, g.padLeft, g.padRight) >= 0,
-              g.inChannels > 0, g.outChannels > 0, g.outHeight > 0, g.outWidth > 0,
+              g.inChannels > 0, g.outChannels > 0, g.outHeight > 0, g.outWidth > 0, g.inHeight > 0, g.inWidth > 0,
               let s = frameSize(g) else { return false }
-        let limit = Int(Int32.max) / 2
+        let limit = Int(Int32.max) / 2, tiles = max(outputTiles(g).count, inputTiles(g).count)
         return g.outChannels * g.inChannels * frequencies(frame: s) < limit
-            && (g.inChannels + g.outChannels) * frequencies(frame: s) < limit
+            && (g.inChannels + g.outChannels) * frequencies(frame: s) * tiles < limit
     }
 
     /// Why `.fft` cannot run `g`, for the error a user sees.
     static func unsupportedReason(_ g: Conv2dGeometry) -> String {
-        "algorithm fft computes stride-1 convolutions with dilation 1, groups 1 and non-negative padding whose padded "
-            + "plane fits 32 × 32, got a \(g.inHeight)×\(g.inWidth) input, kernel \(g.kernelHeight)×\(g.kernelWidth), "
+        "algorithm fft computes stride-1 convolutions with dilation 1, groups 1, non-negative padding and kernels of "
+            + "at most \(largestKernel) × \(largestKernel), got kernel \(g.kernelHeight)×\(g.kernelWidth), "
             + "padding (\(g.padTop), \(g.padBottom), \(g.padLeft), \(g.padRight)), stride (\(g.strideH), \(g.strideW)), "
             + "dilation (\(g.dilationH), \(g.dilationW)), groups \(g.groups)"
     }
@@ -72,7 +127,8 @@ enum FFTConvTiling {
     /// the budget allows (128 images with room for 100: two chunks of 64, not 100 and 28).
     static func imagesPerChunk(_ g: Conv2dGeometry) -> Int {
         guard let s = frameSize(g) else { return 1 }
-        let perImage = 2 * frequencies(frame: s) * (g.inChannels + g.outChannels)
+        let tiles = max(outputTiles(g).count, inputTiles(g).count)
+        let perImage = 2 * frequencies(frame: s) * (g.inChannels + g.outChannels) * tiles
         let most = max(1, min(g.n, workspaceBudget / max(perImage, 1)))
         let chunks = (g.n + most - 1) / most
         return (g.n + chunks - 1) / chunks

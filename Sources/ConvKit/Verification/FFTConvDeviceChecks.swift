@@ -1,6 +1,7 @@
 /// CUDA-against-CPU checks of the FFT convolution (`.fft`: FFT.cu and the cuBLAS complex GEMMs):
 /// the output and the input, weight and bias gradients, in strict fp32 (tolerance 1e-5) and
 /// with TF32 allowed (1e-3). Geometries: each frame size (8, 16, 32), frames filled exactly,
+/// planes covered by several frames,
 /// per-side padding, rectangular and 1×1 kernels, a kernel as large as the plane, more than one
 /// block of 16 planes per row, several chunks of images, and a NaN input (which reaches every
 /// output plane of its image on both devices).
@@ -40,6 +41,14 @@ enum FFTConvDeviceChecks {
                  dilation: 1, groups: 1, bias: true),
             Case(n: 2, inChannels: 3, height: 7, width: 7, outChannels: 4, kernel: 7, stride: 1, padding: 0,
                  dilation: 1, groups: 1, bias: false),
+            // Planes beyond one frame of 32: 2 × 2 frames of 30 × 30 (the ResNet-style 64 @ 56 layer,
+            // fewer channels), 3 × 2 frames of 28 × 28 with a 5 × 5 kernel, padding beyond the kernel.
+            Case(n: 2, inChannels: 64, height: 56, width: 56, outChannels: 48, kernel: 3, stride: 1, padding: 1,
+                 dilation: 1, groups: 1, bias: true),
+            Case(n: 2, inChannels: 7, height: 61, width: 33, outChannels: 9, kernel: 5, stride: 1, padding: 2,
+                 dilation: 1, groups: 1, bias: false),
+            Case(n: 1, inChannels: 3, height: 40, width: 45, outChannels: 5, kernel: 7, stride: 1, padding: 6,
+                 dilation: 1, groups: 1, bias: true),
             // Rectangular kernel and `same` padding on a non-square plane (asymmetric per side).
             Case(n: 2, inChannels: 5, height: 11, width: 20, outChannels: 6, kernel: Size2d(2, 4), stride: 1,
                  padding: .same, dilation: 1, groups: 1, bias: true),
@@ -49,7 +58,9 @@ enum FFTConvDeviceChecks {
             result.append(check(c, tf32: false))
             result.append(check(c, tf32: true))
         }
-        // Chunks of 3 images (3, 3, 3, 1), the weight gradient accumulated across them.
+        // Chunks of 3 images (3, 3, 3, 1), the weight gradient accumulated across them; then tiled.
+        result.append(check(Case(n: 7, inChannels: 5, height: 40, width: 35, outChannels: 6, kernel: 3, stride: 1,
+                                 padding: 1, dilation: 1, groups: 1, bias: true), tf32: false, imagesPerChunk: 3))
         result.append(check(Case(n: 10, inChannels: 12, height: 13, width: 12, outChannels: 20, kernel: 3, stride: 1,
                                  padding: 1, dilation: 1, groups: 1, bias: true), tf32: false, imagesPerChunk: 3))
         result.append(check(Case(n: 2, inChannels: 6, height: 9, width: 8, outChannels: 10, kernel: 3, stride: 1,
@@ -79,8 +90,9 @@ enum FFTConvDeviceChecks {
                                               outChannels: c.outChannels, kernelHeight: c.kernel.h, kernelWidth: c.kernel.w,
                                               padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
                 let frame = FFTConvTiling.frameSize(geometry) ?? 32
+                let frames = max(FFTConvTiling.outputTiles(geometry).count, FFTConvTiling.inputTiles(geometry).count)
                 FFTConvTiling.workspaceBudget = imagesPerChunk * 2 * FFTConvTiling.frequencies(frame: frame)
-                    * (c.inChannels + c.outChannels)
+                    * (c.inChannels + c.outChannels) * frames
             }
             return try TensorCoreConvDeviceChecks.withTF32(tf32, on: device) { try inner.body(device) }
         }

@@ -4,118 +4,144 @@
 /// `CUDA_C_32F`, strict fp32 or TF32 as `allowTF32` says). Without cuBLAS (or without that
 /// function) `.fft` throws `unsupported`.
 extension CUDABackend {
-    /// `output = conv(input, weight)` (no bias): `Y[f] = X[f] · W[f]ᴴ`.
+    /// `output = conv(input, weight)` (no bias): `Y[f] = X[f] · W[f]ᴴ` per frame.
     func fftConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
-        let (s, f) = try fftFrame(g)
+        let (tiles, f) = try fftFrames(g, FFTConvTiling.outputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
-        let w = try workspace(floats: 2 * f * k * c)
-        try fftTransform(.storage(weight), rows: k, columns: c, height: g.kernelHeight, width: g.kernelWidth,
-                         top: 0, left: 0, frame: s, into: w.deviceAddress)
-        let spectra = try workspace(floats: 2 * f * chunk * (c + k))
+        let w = try fftFilterSpectrum(weight, g, frame: tiles.frame)
+        let spectra = try workspace(floats: 2 * f * chunk * tiles.count * (c + k))
         var first = 0
         while first < g.n {
-            let count = min(chunk, g.n - first)
-            let x = spectra.deviceAddress, y = x + CUdeviceptr(8 * f * count * c)
+            let count = min(chunk, g.n - first), rows = count * tiles.count
+            let x = spectra.deviceAddress, y = x + CUdeviceptr(8 * f * rows * c)
             try fftTransform(.pointer(input.deviceAddress + CUdeviceptr(4 * first * c * g.inHeight * g.inWidth)),
-                             rows: count, columns: c, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
-                             frame: s, into: x)
-            try complexGEMM(conjugateTransposeB: true, m: count, n: k, k: c,
-                            a: x, lda: c, strideA: count * c, b: w.deviceAddress, ldb: c, strideB: k * c,
-                            c: y, ldc: k, strideC: count * k, batch: f)
-            try fftInverse(y, rows: count, columns: k, frame: s, top: 0, left: 0, height: g.outHeight, width: g.outWidth,
-                           into: output.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth))
+                             images: count, columns: c, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
+                             tiles: tiles, into: x)
+            try complexGEMM(conjugateTransposeB: true, m: rows, n: k, k: c,
+                            a: x, lda: c, strideA: rows * c, b: w.deviceAddress, ldb: c, strideB: k * c,
+                            c: y, ldc: k, strideC: rows * k, batch: f)
+            try fftInverse(y, images: count, columns: k, top: 0, left: 0, height: g.outHeight, width: g.outWidth,
+                           tiles: tiles, into: output.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth))
             first += count
         }
     }
 
-    /// `gradInput = ∂L/∂input`: `dX[f] = dY[f] · W[f]`, read at the input's place in the frame.
+    /// `gradInput = ∂L/∂input`: `dX[f] = dY[f] · W[f]` per frame of the input (dY placed
+    /// `kernelHeight − 1 − padTop` rows down, the results read from row `kernelHeight − 1`).
     func fftConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
-        let (s, f) = try fftFrame(g)
+        let (tiles, f) = try fftFrames(g, FFTConvTiling.inputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
-        let w = try workspace(floats: 2 * f * k * c)
-        try fftTransform(.storage(weight), rows: k, columns: c, height: g.kernelHeight, width: g.kernelWidth,
-                         top: 0, left: 0, frame: s, into: w.deviceAddress)
-        let spectra = try workspace(floats: 2 * f * chunk * (c + k))
+        let reach = g.kernelHeight - 1, reachW = g.kernelWidth - 1
+        let w = try fftFilterSpectrum(weight, g, frame: tiles.frame)
+        let spectra = try workspace(floats: 2 * f * chunk * tiles.count * (c + k))
         var first = 0
         while first < g.n {
-            let count = min(chunk, g.n - first)
-            let dy = spectra.deviceAddress, dx = dy + CUdeviceptr(8 * f * count * k)
+            let count = min(chunk, g.n - first), rows = count * tiles.count
+            let dy = spectra.deviceAddress, dx = dy + CUdeviceptr(8 * f * rows * k)
             try fftTransform(.pointer(gradOutput.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth)),
-                             rows: count, columns: k, height: g.outHeight, width: g.outWidth, top: 0, left: 0,
-                             frame: s, into: dy)
-            try complexGEMM(m: count, n: c, k: k, a: dy, lda: k, strideA: count * k, b: w.deviceAddress, ldb: c,
-                            strideB: k * c, c: dx, ldc: c, strideC: count * c, batch: f)
-            try fftInverse(dx, rows: count, columns: c, frame: s, top: g.padTop, left: g.padLeft,
-                           height: g.inHeight, width: g.inWidth,
-                           into: gradInput.deviceAddress + CUdeviceptr(4 * first * c * g.inHeight * g.inWidth))
+                             images: count, columns: k, height: g.outHeight, width: g.outWidth,
+                             top: reach - g.padTop, left: reachW - g.padLeft, tiles: tiles, into: dy)
+            try complexGEMM(m: rows, n: c, k: k, a: dy, lda: k, strideA: rows * k, b: w.deviceAddress, ldb: c,
+                            strideB: k * c, c: dx, ldc: c, strideC: rows * c, batch: f)
+            try fftInverse(dx, images: count, columns: c, top: reach, left: reachW, height: g.inHeight, width: g.inWidth,
+                           tiles: tiles, into: gradInput.deviceAddress + CUdeviceptr(4 * first * c * g.inHeight * g.inWidth))
             first += count
         }
     }
 
-    /// `gradWeight = ∂L/∂weight`: `dW[f] = Σ dY[f]ᴴ · X[f]` over the chunks in order (the GEMM
-    /// accumulates from the second chunk on), then one inverse transform.
+    /// `gradWeight = ∂L/∂weight`: `dW[f] = Σ dY[f]ᴴ · X[f]` over every frame of the chunks in
+    /// order (the GEMM accumulates from the second chunk on), then one inverse transform.
     func fftConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
-        let (s, f) = try fftFrame(g)
+        let (tiles, f) = try fftFrames(g, FFTConvTiling.outputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
         let dw = try workspace(floats: 2 * f * k * c)
-        let spectra = try workspace(floats: 2 * f * chunk * (c + k))
+        let spectra = try workspace(floats: 2 * f * chunk * tiles.count * (c + k))
         var first = 0
         while first < g.n {
-            let count = min(chunk, g.n - first)
-            let x = spectra.deviceAddress, dy = x + CUdeviceptr(8 * f * count * c)
+            let count = min(chunk, g.n - first), rows = count * tiles.count
+            let x = spectra.deviceAddress, dy = x + CUdeviceptr(8 * f * rows * c)
             try fftTransform(.pointer(input.deviceAddress + CUdeviceptr(4 * first * c * g.inHeight * g.inWidth)),
-                             rows: count, columns: c, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
-                             frame: s, into: x)
+                             images: count, columns: c, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
+                             tiles: tiles, into: x)
             try fftTransform(.pointer(gradOutput.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth)),
-                             rows: count, columns: k, height: g.outHeight, width: g.outWidth, top: 0, left: 0,
-                             frame: s, into: dy)
-            try complexGEMM(conjugateTransposeA: true, m: k, n: c, k: count, a: dy, lda: k, strideA: count * k,
-                            b: x, ldb: c, strideB: count * c, accumulate: first > 0,
+                             images: count, columns: k, height: g.outHeight, width: g.outWidth, top: 0, left: 0,
+                             tiles: tiles, clipToStep: true, into: dy)
+            try complexGEMM(conjugateTransposeA: true, m: k, n: c, k: rows, a: dy, lda: k, strideA: rows * k,
+                            b: x, ldb: c, strideB: rows * c, accumulate: first > 0,
                             c: dw.deviceAddress, ldc: c, strideC: k * c, batch: f)
             first += count
         }
-        try fftInverse(dw.deviceAddress, rows: k, columns: c, frame: s, top: 0, left: 0,
-                       height: g.kernelHeight, width: g.kernelWidth, into: gradWeight.deviceAddress)
+        try fftInverse(dw.deviceAddress, images: k, columns: c, top: 0, left: 0, height: g.kernelHeight, width: g.kernelWidth,
+                       tiles: .single(frame: tiles.frame), into: gradWeight.deviceAddress)
+    }
+
+    /// The spectrum `[f][k][c]` of the filters (one frame each, at the origin).
+    private func fftFilterSpectrum(_ weight: Storage, _ g: Conv2dGeometry, frame s: Int) throws -> Storage {
+        let w = try workspace(floats: 2 * FFTConvTiling.frequencies(frame: s) * g.outChannels * g.inChannels)
+        try fftTransform(.storage(weight), images: g.outChannels, columns: g.inChannels, height: g.kernelHeight,
+                         width: g.kernelWidth, top: 0, left: 0, tiles: .single(frame: s), into: w.deviceAddress)
+        return w
     }
 
     /// Whether `.fft` can run `g` on this backend: `FFTConvTiling.supports(g)`, at most
-    /// `fftMostRows` output channels and images per chunk, and cuBLAS's complex GEMM loaded.
+    /// `fftMostRows` output channels and frames per chunk, and cuBLAS's complex GEMM loaded.
     func fftRuns(_ g: Conv2dGeometry) -> Bool {
-        FFTConvTiling.supports(g) && g.outChannels <= Self.fftMostRows && FFTConvTiling.imagesPerChunk(g) <= Self.fftMostRows
+        let frames = FFTConvTiling.imagesPerChunk(g) * max(FFTConvTiling.outputTiles(g).count, FFTConvTiling.inputTiles(g).count)
+        return FFTConvTiling.supports(g) && g.outChannels <= Self.fftMostRows && frames <= Self.fftMostRows
             && blas?.library.gemmStridedBatchedEx != nil
     }
 
-    /// The frame size and frequencies of `g`; throws `unsupported` when `.fft` cannot run it here.
-    private func fftFrame(_ g: Conv2dGeometry) throws -> (size: Int, frequencies: Int) {
-        guard FFTConvTiling.supports(g), g.outChannels <= Self.fftMostRows,
-              FFTConvTiling.imagesPerChunk(g) <= Self.fftMostRows, let s = FFTConvTiling.frameSize(g) else {
-            throw ConvKitError.unsupported(op: "conv2d", message: FFTConvTiling.unsupportedReason(g)
-                                           + (FFTConvTiling.supports(g) ? " (and at most \(Self.fftMostRows) output channels)" : ""))
+    /// A pass's frames and the frequencies per frame of `g`; throws `unsupported` when `.fft`
+    /// cannot run it here.
+    private func fftFrames(_ g: Conv2dGeometry, _ tiles: (Conv2dGeometry) -> FFTConvTiling.Tiles) throws
+        -> (tiles: FFTConvTiling.Tiles, frequencies: Int) {
+        guard FFTConvTiling.supports(g) else {
+            throw ConvKitError.unsupported(op: "conv2d", message: FFTConvTiling.unsupportedReason(g))
+        }
+        guard g.outChannels <= Self.fftMostRows, FFTConvTiling.imagesPerChunk(g) * max(FFTConvTiling.outputTiles(g).count,
+              FFTConvTiling.inputTiles(g).count) <= Self.fftMostRows else {
+            throw ConvKitError.unsupported(op: "conv2d", message:
+                "algorithm fft takes at most \(Self.fftMostRows) output channels and frames per chunk of images")
         }
         guard blas?.library.gemmStridedBatchedEx != nil else {
             throw ConvKitError.unsupported(op: "conv2d", message:
                 "algorithm fft needs cuBLAS's cublasGemmStridedBatchedEx on CUDA: \(blasDescription)")
         }
-        return (s, FFTConvTiling.frequencies(frame: s))
+        let t = tiles(g)
+        return (t, FFTConvTiling.frequencies(frame: t.frame))
     }
 
-    /// Most rows (images of a chunk, or output channels) of one transform launch: its grid's y.
+    /// Most rows (output channels, or frames of a chunk of images) of one transform launch: its grid's y.
     static let fftMostRows = 65_535
 
-    /// `ck_fft_forward_s{S}`: the spectra (`[f][row][column]`) of `rows × columns` planes at
-    /// `planes`, each placed at (`top`, `left`) of the frame.
-    private func fftTransform(_ planes: KernelArgument, rows: Int, columns: Int, height: Int, width: Int,
-                              top: Int, left: Int, frame s: Int, into spectrum: CUdeviceptr) throws {
-        try launch(.fft, "ck_fft_forward_s\(s)", fftLaunchShape(rows: rows, columns: columns, frame: s),
-                   [planes, .pointer(spectrum), .intArray([rows, columns, height, width, top, left], count: 6)])
+    /// `ck_fft_forward_s{S}`: the spectra (`[f][row][column]`) of `images × columns` planes at
+    /// `planes` in their frames (`FFTConv.transform` on the CPU says how).
+    private func fftTransform(_ planes: KernelArgument, images: Int, columns: Int, height: Int, width: Int,
+                              top: Int, left: Int, tiles: FFTConvTiling.Tiles, clipToStep: Bool = false,
+                              into spectrum: CUdeviceptr) throws {
+        let s = tiles.frame
+        try launch(.fft, "ck_fft_forward_s\(s)", fftLaunchShape(rows: images * tiles.count, columns: columns, frame: s),
+                   [planes, .pointer(spectrum),
+                    fftPlanes(images: images, columns: columns, height: height, width: width, top: top, left: left,
+                              limitH: clipToStep ? tiles.stepH : s, limitW: clipToStep ? tiles.stepW : s, tiles: tiles)])
     }
 
-    /// `ck_fft_inverse_s{S}`: the `height × width` window at (`top`, `left`) of each plane's
-    /// inverse transform (divided by S²), written to `rows × columns` planes at `planes`.
-    private func fftInverse(_ spectrum: CUdeviceptr, rows: Int, columns: Int, frame s: Int, top: Int, left: Int,
-                            height: Int, width: Int, into planes: CUdeviceptr) throws {
-        try launch(.fft, "ck_fft_inverse_s\(s)", fftLaunchShape(rows: rows, columns: columns, frame: s),
-                   [.pointer(spectrum), .pointer(planes), .intArray([rows, columns, height, width, top, left], count: 6)])
+    /// `ck_fft_inverse_s{S}`: each frame's inverse transform (divided by S²), its `stepH × stepW`
+    /// results from (`top`, `left`) written to `images × columns` planes of `height × width`.
+    private func fftInverse(_ spectrum: CUdeviceptr, images: Int, columns: Int, top: Int, left: Int,
+                            height: Int, width: Int, tiles: FFTConvTiling.Tiles, into planes: CUdeviceptr) throws {
+        let s = tiles.frame
+        try launch(.fft, "ck_fft_inverse_s\(s)", fftLaunchShape(rows: images * tiles.count, columns: columns, frame: s),
+                   [.pointer(spectrum), .pointer(planes),
+                    fftPlanes(images: images, columns: columns, height: height, width: width, top: top, left: left,
+                              limitH: s, limitW: s, tiles: tiles)])
+    }
+
+    /// The `CkFFTPlanes` struct of FFT.cu.
+    private func fftPlanes(images: Int, columns: Int, height: Int, width: Int, top: Int, left: Int,
+                           limitH: Int, limitW: Int, tiles: FFTConvTiling.Tiles) -> KernelArgument {
+        .intArray([images * tiles.count, columns, height, width, top, left, limitH, limitW, tiles.count, tiles.across,
+                   tiles.stepH, tiles.stepW], count: 12)
     }
 
     /// A block of 256 threads per 16 planes of a row (`CK_FFT_GROUP`, `CK_FFT_THREADS`), with the

@@ -11,12 +11,30 @@
 // twiddles of a constant 32-point table (the same numbers as FFTConv.Twiddles on the CPU).
 #include "Common.cuh"
 
-// Planes of one launch: `rows × columns` planes of `height × width` floats, contiguous, row-major.
-// Forward: the plane sits at (top, left) of the frame. Inverse: the `height × width` window at
-// (top, left) of the frame is written.
+// One launch: `images × columns` planes of `height × width` floats, contiguous, row-major, each
+// covered by `tiles` frames (`across` a row of frames, `stepH × stepW` results each); spectrum
+// row = image · tiles + frame (see FFTConvTiling.swift). Forward: frame (a, b) holds the plane at
+// (top − a·stepH, left − b·stepW), only its first limitH × limitW rows and columns. Inverse: the
+// frame's stepH × stepW results from (top, left) are the plane's from (a·stepH, b·stepW), cut at
+// its edge.
 struct CkFFTPlanes {
-    i64 rows, columns, height, width, top, left;
+    i64 rows, columns, height, width, top, left, limitH, limitW, tiles, across, stepH, stepW;
 };
+
+// The plane of spectrum row `row`, column `column`, and where its frame starts in it.
+struct CkFFTFrame {
+    i64 plane;     // offset of the plane (floats)
+    int h0, w0;    // the frame's first result row and column in the plane
+};
+
+__device__ __forceinline__ CkFFTFrame ck_fft_frame(const CkFFTPlanes& p, i64 row, i64 column) {
+    const i64 image = row / p.tiles, tile = row % p.tiles;
+    CkFFTFrame frame;
+    frame.plane = (image * p.columns + column) * p.height * p.width;
+    frame.h0 = (int)((tile / p.across) * p.stepH);
+    frame.w0 = (int)((tile % p.across) * p.stepW);
+    return frame;
+}
 
 // Planes per block: one contiguous run of CK_FFT_GROUP complex numbers per frequency.
 #define CK_FFT_GROUP 16
@@ -92,12 +110,15 @@ __device__ __forceinline__ void ck_fft_forward(const float* __restrict__ planes,
     float2* stage = (float2*)((float*)ck_fft_shared + warps * T::SCRATCH);
     const i64 row = blockIdx.y, first = (i64)blockIdx.x * CK_FFT_GROUP;
     const int group = (int)min((i64)CK_FFT_GROUP, p.columns - first);
-    const int height = (int)p.height, width = (int)p.width, top = (int)p.top, left = (int)p.left;
+    const int height = (int)p.height, width = (int)p.width, limitH = (int)p.limitH, limitW = (int)p.limitW;
     for (int j = warp; j < group; j += warps) {
-        const float* plane = planes + (row * p.columns + first + j) * p.height * p.width;
+        const CkFFTFrame frame = ck_fft_frame(p, row, first + j);
+        const float* plane = planes + frame.plane;
+        const int top = (int)p.top - frame.h0, left = (int)p.left - frame.w0;
         for (int index = lane; index < S * S; index += 32) {
             const int u = index / S, v = index % S, h = u - top, w = v - left;
-            scratch[u * T::LD + v] = h >= 0 && h < height && w >= 0 && w < width ? __ldg(plane + h * width + w) : 0.0f;
+            const bool inside = u < limitH && v < limitW && h >= 0 && h < height && w >= 0 && w < width;
+            scratch[u * T::LD + v] = inside ? __ldg(plane + h * width + w) : 0.0f;
         }
         __syncwarp();
         float re[S], im[S];
@@ -194,10 +215,12 @@ __device__ __forceinline__ void ck_fft_inverse(const float2* __restrict__ spectr
             for (int v = 0; v < S; ++v) scratch[lane * T::LD + v] = re[v] * scale;
         }
         __syncwarp();
-        float* plane = planes + (row * p.columns + first + j) * p.height * p.width;
-        for (int index = lane; index < height * width; index += 32) {
-            const int h = index / width, w = index % width;
-            plane[index] = scratch[(h + top) * T::LD + w + left];
+        const CkFFTFrame frame = ck_fft_frame(p, row, first + j);
+        float* plane = planes + frame.plane;
+        const int rows = min((int)p.stepH, height - frame.h0), columns = min((int)p.stepW, width - frame.w0);
+        for (int index = lane; index < rows * columns; index += 32) {
+            const int h = index / columns, w = index % columns;
+            plane[(frame.h0 + h) * width + frame.w0 + w] = scratch[(h + top) * T::LD + w + left];
         }
         __syncwarp();
     }
