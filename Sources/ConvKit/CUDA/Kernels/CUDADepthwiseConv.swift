@@ -82,26 +82,87 @@ extension CUDABackend {
                               sharedBytes: (floats + 6) / 4 * 16)
     }
 
+    /// Work items (threads' tiles) one block of the forward tile kernels aims at: one per thread
+    /// of a full block.
+    private static let depthwiseTileItemsTarget = 256
+
+    /// The launch of a forward tile kernel (`dw3x3_tile_forward` in Depthwise.cu): its name, the
+    /// units (as for the band kernels) and the threads per block.
+    private struct DepthwiseForwardTiles {
+        var kernel: String
+        var bands: DepthwiseBands
+        var block: Int
+    }
+
+    /// How the forward tile kernel covers `g` (3×3, `stride` 1 or 2), or nil when even one row group
+    /// of a plane's rows does not fit in shared memory (rows over ~1200 floats; the caller takes
+    /// the register-strip kernel). A thread computes 4 columns (stride 1) or 2 columns (stride 2)
+    /// × `rows` output rows, `rows` the one of 8, 7, 4 (stride 2: 4) that leaves the least padded
+    /// work (row groups × (rows + 3), the halo rows included). A unit is as many whole base planes
+    /// as make about `depthwiseTileItemsTarget` tiles (but at least 4 blocks per multiprocessor),
+    /// or, for planes too large to stage, a band of whole row groups of one base plane, as even as
+    /// possible. Staged input: the unit's floats + 12 floats of slack (the kernel's branch-free
+    /// reads run up to 2 floats before and 5 after), within the 48 KiB of shared memory a kernel
+    /// gets without opting in.
+    private func depthwiseForwardTiles(_ g: Conv2dGeometry, stride: Int) -> DepthwiseForwardTiles? {
+        let cols = stride == 1 ? 4 : 2
+        let candidates = stride == 1 ? [8, 7, 4] : [4]
+        func cost(_ rows: Int) -> Int { (g.outHeight + rows - 1) / rows * (rows + 3) }
+        guard let rows = candidates.min(by: { cost($0) < cost($1) }) else { return nil }
+        let kernel = "ck_dw3x3_tile_forward_s\(stride)_c\(cols)_r\(rows)"
+        let multiplier = g.outChannels / g.inChannels
+        let bases = g.n * g.inChannels
+        let plane = g.inHeight * g.inWidth
+        let colGroups = (g.outWidth + cols - 1) / cols
+        let rowGroups = (g.outHeight + rows - 1) / rows
+        let target = Self.depthwiseTileItemsTarget
+        let limit = 12 * 1024 - 15  // staged floats that fit, slack included
+        func block(_ items: Int) -> Int { min(256, max(32, (items + 31) / 32 * 32)) }
+        if plane <= limit {
+            let planeItems = multiplier * colGroups * rowGroups
+            var perUnit = max(1, min(target / planeItems, limit / plane))
+            perUnit = min(perUnit, max(1, bases / (4 * multiprocessorCount)))
+            let bands = DepthwiseBands(planesPerUnit: perUnit, bandRows: g.outHeight, bands: 1,
+                                       units: (bases + perUnit - 1) / perUnit,
+                                       sharedBytes: (perUnit * plane + 15) / 4 * 16)
+            return DepthwiseForwardTiles(kernel: kernel, bands: bands, block: block(perUnit * planeItems))
+        }
+        // Output rows whose input rows fit: ((bandRows − 1)·stride + 3)·inWidth ≤ limit.
+        let fittingRows = (limit / g.inWidth - 3) / stride + 1
+        let groupsBySharedMemory = fittingRows / rows
+        guard limit / g.inWidth >= 3, groupsBySharedMemory >= 1 else { return nil }
+        var groups = min(groupsBySharedMemory, max(1, target / (multiplier * colGroups)))
+        var bandCount = (rowGroups + groups - 1) / groups
+        groups = (rowGroups + bandCount - 1) / bandCount
+        bandCount = (rowGroups + groups - 1) / groups
+        let bandRows = groups * rows
+        let floats = min(g.inHeight, (bandRows - 1) * stride + 3) * g.inWidth
+        guard bases * bandCount < Int(Int32.max) else { return nil }
+        let bands = DepthwiseBands(planesPerUnit: 1, bandRows: bandRows, bands: bandCount, units: bases * bandCount,
+                                   sharedBytes: (floats + 15) / 4 * 16)
+        return DepthwiseForwardTiles(kernel: kernel, bands: bands, block: block(multiplier * colGroups * groups))
+    }
+
     /// Column-strip items of a 3×3 fast kernel over `planes` output planes of `height` × `width`.
     private func depthwiseStripItems(planes: Int, height: Int, width: Int) -> Int {
         planes * ((height + Self.depthwiseRowsPerThread - 1) / Self.depthwiseRowsPerThread) * width
     }
 
     /// `output = conv(input, weight)` (no bias) with the depthwise algorithm: 3×3 filters with
-    /// stride 1 or 2 take the shared-memory band kernel (whole small planes or bands of rows
-    /// staged per block, a thread per column of 8 outputs), or, for rows too wide to stage, the
-    /// register-strip kernel (a thread per column of 8 outputs); others one thread per output
-    /// element. Needs groups == input channels; output channels may be a multiple of them
+    /// stride 1 or 2 take the shared-memory tile kernel (whole small planes or bands of rows
+    /// staged per block, a thread per tile of 4 × 8/7/4 outputs, stride 2: 2 × 4), or, for rows
+    /// too wide to stage, the register-strip kernel (a thread per column of 8 outputs); others one
+    /// thread per output element. Needs groups == input channels; output channels may be a multiple of them
     /// (channel multiplier), as the CPU's `DepthwiseConv`.
     func depthwiseConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
         try checkDepthwise(g)
         if let stride = depthwise3x3Stride(g) {
             guard g.n * g.outChannels * g.outHeight * g.outWidth > 0 else { return }
-            if let bands = depthwiseBands(bases: g.n * g.inChannels, sourcesPerBase: 1, inHeight: g.inHeight,
-                                          inWidth: g.inWidth, outHeight: g.outHeight, stride: stride) {
-                try launch(.depthwise, "ck_dw3x3_band_forward_s\(stride)",
-                           LaunchShape(grid: bands.units, block: 256, sharedBytes: bands.sharedBytes),
-                           [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument] + bands.arguments)
+            if let tiles = depthwiseForwardTiles(g, stride: stride) {
+                try launch(.depthwise, tiles.kernel,
+                           LaunchShape(grid: tiles.bands.units, block: tiles.block, sharedBytes: tiles.bands.sharedBytes),
+                           [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument]
+                               + tiles.bands.arguments)
                 return
             }
             let items = depthwiseStripItems(planes: g.n * g.outChannels, height: g.outHeight, width: g.outWidth)

@@ -394,7 +394,8 @@ extern "C" __global__ void ck_dw3x3_weight_reduce(const double* __restrict__ par
 // plane b has the source planes b·srcPer + s and the output planes b·outPer + m (one of srcPer and
 // outPer is 1): forward, source x[b] and outputs y[b·multiplier + m]; input gradient (stride 1),
 // sources dy[b·multiplier + s] and output dx[b]. The filter of (b, m, s) is (b·multiplier + m + s)
-// mod co. Padding is never staged: taps outside the input are skipped, as above.
+// mod co. Padding is never staged: taps outside the input are skipped, as above. (The forward pass
+// takes the tile kernels below, which stage units the same way; these serve the input gradient.)
 
 
 template <int S, bool FLIP, bool FAN>
@@ -403,7 +404,7 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
                                                   int outW, int padT, int padL, int srcPer, int outPer, int co,
                                                   int planesPerUnit, int bandRows, int bands) {
     extern __shared__ float4 dw_stage4[];
-    if (!FAN) srcPer = 1;  // a compile-time 1 keeps the register count (and occupancy) of the forward pass
+    if (!FAN) srcPer = 1;  // a compile-time 1 keeps the register count (and occupancy) of the multiplier-1 pass
     const int unit = (int)blockIdx.x;
     const int band = unit % bands, b0 = unit / bands * planesPerUnit;
     const int planes = min(planesPerUnit, bases - b0);
@@ -456,19 +457,6 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
     }
 }
 
-// Forward, 3×3, stride S (1 or 2), any channel multiplier; one block per unit, dynamic shared
-// memory for the largest unit's staged input (+ 6 floats of alignment slack, in float4s).
-#define DW_BAND_FORWARD_KERNEL(S)                                                                                  \
-    extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_band_forward_s##S(                                 \
-        const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g,        \
-        i64 planesPerUnit, i64 bandRows, i64 bands) {                                                              \
-        dw3x3_band<S, false, false>(x, weight, y, (int)(g.n * g.c), (int)g.h, (int)g.w, (int)g.oh, (int)g.ow, (int)g.pt,  \
-                             (int)g.pl, 1, (int)(g.co / g.c), (int)g.co, (int)planesPerUnit, (int)bandRows,        \
-                             (int)bands);                                                                          \
-    }
-DW_BAND_FORWARD_KERNEL(1)
-DW_BAND_FORWARD_KERNEL(2)
-
 // Input gradient, 3×3, stride 1: the stride-1 correlation of dy with the rotated filters, summed
 // over the channel multiplier (`_fan`: any multiplier, whole planes only, since a band's dy rows
 // must be contiguous; otherwise multiplier 1).
@@ -482,3 +470,183 @@ DW_BAND_FORWARD_KERNEL(2)
     }
 DW_BAND_BACKWARD_INPUT_KERNEL(ck_dw3x3_band_backward_input_s1, false)
 DW_BAND_BACKWARD_INPUT_KERNEL(ck_dw3x3_band_backward_input_fan_s1, true)
+
+// ---------------------------------------------------------------------------------------------
+// ck_stage_floats with the 16-byte copies as `cp.async` (global to shared memory, no registers):
+// a thread issues all its copies back to back instead of waiting for each load before its store
+// (ck_stage_floats's per-quad branch for the ragged ends keeps the compiler from batching its
+// loads). The full quads [qa, qb) are copied asynchronously; the at most 3 ragged quads (the
+// first, when src is not aligned, and the last) a float per thread by threads 0–11. Same contract
+// as ck_stage_floats (returns s with s[k] = src[k], s 0–3 floats into `stage4`, which holds
+// ⌊(n + 6) / 4⌋ float4), except that it waits for its own copies; the caller's barrier follows.
+static __device__ __forceinline__ const float* dw_stage_floats_async(const float* __restrict__ src, int n,
+                                                                     float4* stage4) {
+    float* stage = (float*)stage4;
+    const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
+    const int quads = (n + shift + 3) >> 2;
+    const float4* aligned = (const float4*)(src - shift);
+    const int qa = shift != 0 ? 1 : 0, qb = max(qa, (n + shift) >> 2);  // quads [qa, qb) lie inside src
+    const unsigned base = (unsigned)__cvta_generic_to_shared(stage4);
+#pragma unroll 4
+    for (int q = qa + (int)threadIdx.x; q < qb; q += (int)blockDim.x) {
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(base + 16u * (unsigned)q), "l"(aligned + q));
+    }
+    if (threadIdx.x < 12) {
+        const int slot = (int)threadIdx.x >> 2, t = (int)threadIdx.x & 3;
+        const int q = slot == 0 ? (qa == 1 ? 0 : -1) : qb + slot - 1;
+        const int k = 4 * q - shift + t;
+        if (q >= 0 && q < quads && k >= 0 && k < n) stage[4 * q + t] = __ldg(src + k);
+    }
+    asm volatile("cp.async.wait_all;\n" ::);
+    return stage + shift;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward tile kernels: the units and staging of dw3x3_band (whole base planes, or one band of
+// rows of one base plane, staged with 16-byte cp.async copies), but each thread computes a tile of COLS
+// adjacent output columns × ROWS output rows, so each input value it reads from shared memory
+// serves up to 3 horizontal and 3 vertical taps from registers. Items run over (local output
+// plane, row group, column group), column groups fastest: a warp reads and writes consecutive
+// columns. The index arithmetic is per tile, not per output; rows of a whole 16-byte-aligned tile
+// are stored with one vector store. Every output is the same sum in the same order as
+// dw3x3_rows: taps in (ky, kx) order from 0, those outside the input skipped (in effect: see the
+// branch-free loop).
+template <int S, int COLS, int ROWS>
+static __device__ __forceinline__ void dw3x3_tile_forward(const float* __restrict__ x, const float* __restrict__ weight,
+                                                          float* __restrict__ y, int bases, int inH, int inW,
+                                                          int outH, int outW, int padT, int padL, int outPer, int co,
+                                                          int planesPerUnit, int bandRows, int bands) {
+    extern __shared__ float4 dw_stage4[];
+    constexpr int SPAN = (COLS - 1) * S + 3;     // input columns of one tile row
+    constexpr int IN_ROWS = (ROWS - 1) * S + 3;  // input rows of one tile
+    const int unit = (int)blockIdx.x;
+    const int band = unit % bands, b0 = unit / bands * planesPerUnit;
+    const int planes = min(planesPerUnit, bases - b0);
+    const int oh0 = band * bandRows, rows = min(bandRows, outH - oh0);
+    const int inPlane = inH * inW;
+    int hLo = 0, hHi = inH;  // the staged input rows of each plane
+    if (bands > 1) {
+        hLo = max(0, oh0 * S - padT);
+        hHi = max(hLo, min(inH, (oh0 + rows - 1) * S - padT + 3));
+    }
+    const float* src = x + b0 * inPlane + hLo * inW;
+    const int n = bands > 1 ? (hHi - hLo) * inW : planes * inPlane;
+    // staged[p·inPlane + h·inW + w] = x[b0 + p, h, w]
+    // (one float4 of slack before, two after: the branch-free loop's reads past the edges)
+    const float* staged = dw_stage_floats_async(src, n, dw_stage4 + 1) - hLo * inW;
+    __syncthreads();
+    const int colGroups = (outW + COLS - 1) / COLS;
+    const int rowGroups = (rows + ROWS - 1) / ROWS;
+    const int perPlane = rowGroups * colGroups;
+    const int items = planes * outPer * perPlane;
+    // Whole tile rows go out as one 16-byte (COLS 4) or 8-byte (COLS 2) store when every tile
+    // row starts aligned: outW a multiple of COLS and y aligned.
+    const bool vectorStores = outW % COLS == 0 && ((unsigned long long)y & (COLS * 4 - 1)) == 0;
+    for (int item = threadIdx.x; item < items; item += blockDim.x) {
+        // (unsigned: the divisions are shorter)
+        const int local = (int)((unsigned)item / (unsigned)perPlane);
+        const int rest = item - local * perPlane;
+        const int rg = (int)((unsigned)rest / (unsigned)colGroups), cg = rest - rg * colGroups;
+        const int lb = outPer == 1 ? local : (int)((unsigned)local / (unsigned)outPer);
+        const int outPlane = b0 * outPer + local;  // image · co + oc
+        const int oc = (int)((unsigned)outPlane % (unsigned)co);
+        const int ohLocal = rg * ROWS, ow0 = cg * COLS;
+        const int ih0 = (oh0 + ohLocal) * S - padT, iw0 = ow0 * S - padL;
+        bool colOk[SPAN];
+#pragma unroll
+        for (int i = 0; i < SPAN; ++i) colOk[i] = (unsigned)(iw0 + i) < (unsigned)inW;
+        float w[9];
+#pragma unroll
+        for (int k = 0; k < 9; ++k) w[k] = __ldg(weight + oc * 9 + k);
+        float acc[ROWS][COLS];
+#pragma unroll
+        for (int j = 0; j < ROWS; ++j) {
+#pragma unroll
+            for (int c = 0; c < COLS; ++c) acc[j][c] = 0.0f;
+        }
+        const float* plane = staged + lb * inPlane + iw0;
+        bool finite = true;
+#pragma unroll
+        for (int k = 0; k < 9; ++k) finite = finite && fabsf(w[k]) <= 3.402823466e38f;
+        if (finite) {
+            // Branch-free: a tap outside the input reads 0 (the value masked off, the row clamped
+            // into the staged rows), and w·0 + acc == acc for a finite w, so the sum equals the
+            // one that skips the tap. (One exception, in sign only: acc is −0 only after a
+            // negative product that underflowed to −0 with nothing else added; a later masked
+            // tap with w ≥ 0 then gives +0 where skipping keeps −0.) Reads lie at most 2 floats
+            // before and 5 after the staged input: the stage buffer's slack.
+            unsigned colMask[SPAN];
+#pragma unroll
+            for (int i = 0; i < SPAN; ++i) colMask[i] = colOk[i] ? 0xffffffffu : 0u;
+#pragma unroll
+            for (int r = 0; r < IN_ROWS; ++r) {
+                const int ih = ih0 + r;
+                // all ones when hLo <= ih < hHi (both differences non-negative), else zero
+                const unsigned rowMask = ~(unsigned)(((ih - hLo) | (hHi - 1 - ih)) >> 31);
+                const float* row = plane + max(hLo, min(ih, hHi - 1)) * inW;
+                float v[SPAN];
+#pragma unroll
+                for (int i = 0; i < SPAN; ++i) v[i] = __uint_as_float(__float_as_uint(row[i]) & colMask[i] & rowMask);
+#pragma unroll
+                for (int ky = 0; ky < 3; ++ky) {
+                    const int d = r - ky;
+                    if (d < 0 || d % S != 0 || d / S >= ROWS) continue;
+#pragma unroll
+                    for (int c = 0; c < COLS; ++c) {
+#pragma unroll
+                        for (int kx = 0; kx < 3; ++kx) acc[d / S][c] += w[ky * 3 + kx] * v[c * S + kx];
+                    }
+                }
+            }
+        } else {
+            // An infinite or NaN weight: taps outside the input are skipped (w·0 would be NaN).
+            // Rare, so one output at a time, stored here.
+            for (int j = 0; j < ROWS && ohLocal + j < rows; ++j) {
+                for (int c = 0; c < COLS && ow0 + c < outW; ++c) {
+                    float sum = 0.0f;
+                    for (int ky = 0; ky < 3; ++ky) {
+                        const int ih = ih0 + j * S + ky;
+                        if (ih < hLo || ih >= hHi) continue;
+                        const float* row = plane + ih * inW;
+                        for (int kx = 0; kx < 3; ++kx) {
+                            if (colOk[c * S + kx]) sum += w[ky * 3 + kx] * row[c * S + kx];
+                        }
+                    }
+                    y[(outPlane * outH + oh0 + ohLocal + j) * outW + ow0 + c] = sum;
+                }
+            }
+            continue;
+        }
+        float* tile = y + (outPlane * outH + oh0 + ohLocal) * outW + ow0;
+#pragma unroll
+        for (int j = 0; j < ROWS; ++j) {
+            if (ohLocal + j >= rows) break;
+            float* out = tile + j * outW;
+            if (vectorStores) {
+                if (COLS == 4) *(float4*)out = make_float4(acc[j][0], acc[j][1], acc[j][2], acc[j][3]);
+                else *(float2*)out = make_float2(acc[j][0], acc[j][1]);
+            } else {
+#pragma unroll
+                for (int c = 0; c < COLS; ++c) {
+                    if (ow0 + c < outW) out[c] = acc[j][c];
+                }
+            }
+        }
+    }
+}
+
+// Forward, 3×3, stride S, tiles of COLS × ROWS outputs per thread, any channel multiplier; one
+// block per unit (blockDim.x any multiple of 32 up to 256), dynamic shared memory for the largest
+// unit's staged input (+ 12 floats of slack: alignment and the edge reads, in float4s).
+#define DW_TILE_FORWARD_KERNEL(S, COLS, ROWS)                                                                      \
+    extern "C" __global__ void __launch_bounds__(256, 4) ck_dw3x3_tile_forward_s##S##_c##COLS##_r##ROWS(          \
+        const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g,        \
+        i64 planesPerUnit, i64 bandRows, i64 bands) {                                                              \
+        dw3x3_tile_forward<S, COLS, ROWS>(x, weight, y, (int)(g.n * g.c), (int)g.h, (int)g.w, (int)g.oh,           \
+                                          (int)g.ow, (int)g.pt, (int)g.pl, (int)(g.co / g.c), (int)g.co,          \
+                                          (int)planesPerUnit, (int)bandRows, (int)bands);                          \
+    }
+DW_TILE_FORWARD_KERNEL(1, 4, 8)
+DW_TILE_FORWARD_KERNEL(1, 4, 7)
+DW_TILE_FORWARD_KERNEL(1, 4, 4)
+DW_TILE_FORWARD_KERNEL(2, 2, 4)
