@@ -511,14 +511,60 @@ static __device__ __forceinline__ const float* dw_stage_floats_async(const float
 // are stored with one vector store. Every output is the same sum in the same order as
 // dw3x3_rows: taps in (ky, kx) order from 0, those outside the input skipped (in effect: see the
 // branch-free loop).
+// The sums of one tile from the staged input (`plane` at the tile's first input column), for finite
+// weights: branch-free, a tap outside the input reads 0 (the value masked off by colMask, the row
+// clamped into the staged rows [hLo, hHi) and masked off), and w·0 + acc == acc for a finite w,
+// so the sum equals the one that skips the tap. (One exception, in sign only: acc is −0 only
+// after a negative product that underflowed to −0 with nothing else added; a later masked tap with
+// w ≥ 0 then gives +0 where skipping keeps −0.) Reads lie at most 2 floats before and 5 after the
+// staged input: the stage buffer's slack. VEC (stride 1, COLS 4, padding 1, aligned rows): inputs
+// 1–4 of a tile row are one 16-byte load.
+template <int S, int COLS, int ROWS, bool VEC>
+static __device__ __forceinline__ void dw3x3_tile_sum(const float* __restrict__ plane, int ih0, int hLo, int hHi,
+                                                      int inW, const unsigned (&colMask)[(COLS - 1) * S + 3],
+                                                      const float (&w)[9], float (&acc)[ROWS][COLS]) {
+    constexpr int SPAN = (COLS - 1) * S + 3;
+    constexpr int IN_ROWS = (ROWS - 1) * S + 3;
+    constexpr bool VECTOR = VEC && S == 1 && COLS == 4;
+#pragma unroll
+    for (int r = 0; r < IN_ROWS; ++r) {
+        const int ih = ih0 + r;
+        // all ones when hLo <= ih < hHi (both differences non-negative), else zero
+        const unsigned rowMask = ~(unsigned)(((ih - hLo) | (hHi - 1 - ih)) >> 31);
+        const float* row = plane + max(hLo, min(ih, hHi - 1)) * inW;
+        float raw[SPAN];
+        if (VECTOR) {
+            const float4 middle = *(const float4*)(row + 1);
+            raw[0] = row[0];
+            raw[1] = middle.x; raw[2] = middle.y; raw[3] = middle.z; raw[4] = middle.w;
+            raw[SPAN - 1] = row[SPAN - 1];
+        } else {
+#pragma unroll
+            for (int i = 0; i < SPAN; ++i) raw[i] = row[i];
+        }
+        float v[SPAN];
+#pragma unroll
+        for (int i = 0; i < SPAN; ++i) v[i] = __uint_as_float(__float_as_uint(raw[i]) & colMask[i] & rowMask);
+#pragma unroll
+        for (int ky = 0; ky < 3; ++ky) {
+            const int d = r - ky;
+            if (d < 0 || d % S != 0 || d / S >= ROWS) continue;
+#pragma unroll
+            for (int c = 0; c < COLS; ++c) {
+#pragma unroll
+                for (int kx = 0; kx < 3; ++kx) acc[d / S][c] += w[ky * 3 + kx] * v[c * S + kx];
+            }
+        }
+    }
+}
+
 template <int S, int COLS, int ROWS>
 static __device__ __forceinline__ void dw3x3_tile_forward(const float* __restrict__ x, const float* __restrict__ weight,
                                                           float* __restrict__ y, int bases, int inH, int inW,
                                                           int outH, int outW, int padT, int padL, int outPer, int co,
                                                           int planesPerUnit, int bandRows, int bands) {
     extern __shared__ float4 dw_stage4[];
-    constexpr int SPAN = (COLS - 1) * S + 3;     // input columns of one tile row
-    constexpr int IN_ROWS = (ROWS - 1) * S + 3;  // input rows of one tile
+    constexpr int SPAN = (COLS - 1) * S + 3;  // input columns of one tile row
     const int unit = (int)blockIdx.x;
     const int band = unit % bands, b0 = unit / bands * planesPerUnit;
     const int planes = min(planesPerUnit, bases - b0);
@@ -542,6 +588,9 @@ static __device__ __forceinline__ void dw3x3_tile_forward(const float* __restric
     // Whole tile rows go out as one 16-byte (COLS 4) or 8-byte (COLS 2) store when every tile
     // row starts aligned: outW a multiple of COLS and y aligned.
     const bool vectorStores = outW % COLS == 0 && ((unsigned long long)y & (COLS * 4 - 1)) == 0;
+    // Stride 1, padding 1, rows of a multiple of 4 floats and x aligned: the middle 4 of a tile
+    // row's 6 inputs are one aligned 16-byte shared-memory load (staged sits 16 floats-aligned).
+    const bool vectorLoads = S == 1 && COLS == 4 && padL == 1 && inW % 4 == 0 && ((unsigned long long)src & 15) == 0;
     for (int item = threadIdx.x; item < items; item += blockDim.x) {
         // (unsigned: the divisions are shorter)
         const int local = (int)((unsigned)item / (unsigned)perPlane);
@@ -569,35 +618,11 @@ static __device__ __forceinline__ void dw3x3_tile_forward(const float* __restric
 #pragma unroll
         for (int k = 0; k < 9; ++k) finite = finite && fabsf(w[k]) <= 3.402823466e38f;
         if (finite) {
-            // Branch-free: a tap outside the input reads 0 (the value masked off, the row clamped
-            // into the staged rows), and w·0 + acc == acc for a finite w, so the sum equals the
-            // one that skips the tap. (One exception, in sign only: acc is −0 only after a
-            // negative product that underflowed to −0 with nothing else added; a later masked
-            // tap with w ≥ 0 then gives +0 where skipping keeps −0.) Reads lie at most 2 floats
-            // before and 5 after the staged input: the stage buffer's slack.
             unsigned colMask[SPAN];
 #pragma unroll
             for (int i = 0; i < SPAN; ++i) colMask[i] = colOk[i] ? 0xffffffffu : 0u;
-#pragma unroll
-            for (int r = 0; r < IN_ROWS; ++r) {
-                const int ih = ih0 + r;
-                // all ones when hLo <= ih < hHi (both differences non-negative), else zero
-                const unsigned rowMask = ~(unsigned)(((ih - hLo) | (hHi - 1 - ih)) >> 31);
-                const float* row = plane + max(hLo, min(ih, hHi - 1)) * inW;
-                float v[SPAN];
-#pragma unroll
-                for (int i = 0; i < SPAN; ++i) v[i] = __uint_as_float(__float_as_uint(row[i]) & colMask[i] & rowMask);
-#pragma unroll
-                for (int ky = 0; ky < 3; ++ky) {
-                    const int d = r - ky;
-                    if (d < 0 || d % S != 0 || d / S >= ROWS) continue;
-#pragma unroll
-                    for (int c = 0; c < COLS; ++c) {
-#pragma unroll
-                        for (int kx = 0; kx < 3; ++kx) acc[d / S][c] += w[ky * 3 + kx] * v[c * S + kx];
-                    }
-                }
-            }
+            if (vectorLoads) dw3x3_tile_sum<S, COLS, ROWS, true>(plane, ih0, hLo, hHi, inW, colMask, w, acc);
+            else dw3x3_tile_sum<S, COLS, ROWS, false>(plane, ih0, hLo, hHi, inW, colMask, w, acc);
         } else {
             // An infinite or NaN weight: taps outside the input are skipped (w·0 would be NaN).
             // Rare, so one output at a time, stored here.
@@ -637,16 +662,17 @@ static __device__ __forceinline__ void dw3x3_tile_forward(const float* __restric
 
 // Forward, 3×3, stride S, tiles of COLS × ROWS outputs per thread, any channel multiplier; one
 // block per unit (blockDim.x any multiple of 32 up to 256), dynamic shared memory for the largest
-// unit's staged input (+ 12 floats of slack: alignment and the edge reads, in float4s).
-#define DW_TILE_FORWARD_KERNEL(S, COLS, ROWS)                                                                      \
-    extern "C" __global__ void __launch_bounds__(256, 4) ck_dw3x3_tile_forward_s##S##_c##COLS##_r##ROWS(          \
+// unit's staged input (+ 12 floats of slack: alignment and the edge reads, in float4s). BOUNDS:
+// the launch bounds ((256, 4) caps the registers at 64: 4 blocks of 256 per multiprocessor).
+#define DW_TILE_FORWARD_KERNEL(S, COLS, ROWS, BOUNDS)                                                              \
+    extern "C" __global__ void __launch_bounds__ BOUNDS ck_dw3x3_tile_forward_s##S##_c##COLS##_r##ROWS(           \
         const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g,        \
         i64 planesPerUnit, i64 bandRows, i64 bands) {                                                              \
         dw3x3_tile_forward<S, COLS, ROWS>(x, weight, y, (int)(g.n * g.c), (int)g.h, (int)g.w, (int)g.oh,           \
                                           (int)g.ow, (int)g.pt, (int)g.pl, (int)(g.co / g.c), (int)g.co,          \
                                           (int)planesPerUnit, (int)bandRows, (int)bands);                          \
     }
-DW_TILE_FORWARD_KERNEL(1, 4, 8)
-DW_TILE_FORWARD_KERNEL(1, 4, 7)
-DW_TILE_FORWARD_KERNEL(1, 4, 4)
-DW_TILE_FORWARD_KERNEL(2, 2, 4)
+DW_TILE_FORWARD_KERNEL(1, 4, 8, (256, 4))  // 80 registers uncapped
+DW_TILE_FORWARD_KERNEL(1, 4, 7, (256))     // 64 as it is (capped at 64 it spills)
+DW_TILE_FORWARD_KERNEL(1, 4, 4, (256))
+DW_TILE_FORWARD_KERNEL(2, 2, 4, (256))
