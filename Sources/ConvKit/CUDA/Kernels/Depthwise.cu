@@ -486,10 +486,16 @@ static __device__ __forceinline__ const float* dw_stage_floats_async(const float
     const int quads = (n + shift + 3) >> 2;
     const float4* aligned = (const float4*)(src - shift);
     const int qa = shift != 0 ? 1 : 0, qb = max(qa, (n + shift) >> 2);  // quads [qa, qb) lie inside src
+#if __CUDA_ARCH__ >= 800
     const unsigned base = (unsigned)__cvta_generic_to_shared(stage4);
+#endif
 #pragma unroll 4
     for (int q = qa + (int)threadIdx.x; q < qb; q += (int)blockDim.x) {
+#if __CUDA_ARCH__ >= 800
         asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(base + 16u * (unsigned)q), "l"(aligned + q));
+#else  // no cp.async before Ampere: plain loads
+        stage4[q] = __ldg(aligned + q);
+#endif
     }
     if (threadIdx.x < 12) {
         const int slot = (int)threadIdx.x >> 2, t = (int)threadIdx.x & 3;
@@ -497,7 +503,9 @@ static __device__ __forceinline__ const float* dw_stage_floats_async(const float
         const int k = 4 * q - shift + t;
         if (q >= 0 && q < quads && k >= 0 && k < n) stage[4 * q + t] = __ldg(src + k);
     }
+#if __CUDA_ARCH__ >= 800
     asm volatile("cp.async.wait_all;\n" ::);
+#endif
     return stage + shift;
 }
 
