@@ -152,8 +152,8 @@ extension CUDABackend {
     /// stride 1 or 2 take the shared-memory tile kernel (whole small planes or bands of rows
     /// staged per block, a thread per tile of 4 × 8/7/4 outputs, stride 2: 2 × 4), or, for rows
     /// too wide to stage, the register-strip kernel (a thread per column of 8 outputs); others one
-    /// thread per output element. Needs groups == input channels; output channels may be a multiple of them
-    /// (channel multiplier), as the CPU's `DepthwiseConv`.
+    /// thread per output element. Needs groups == input channels; output channels may be a
+    /// multiple of them (channel multiplier), as the CPU's `DepthwiseConv`.
     func depthwiseConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
         try checkDepthwise(g)
         if let stride = depthwise3x3Stride(g) {
