@@ -87,6 +87,14 @@ enum ConvolutionAlgorithmDeviceChecks {
                                             kernel: 3, stride: 1, padding: 2, dilation: 1, groups: 3, bias: false)))
         result.append(conv(.depthwise, Case(n: 2, inChannels: 2, height: 67, width: 71, outChannels: 4,
                                             kernel: 3, stride: 1, padding: 1, dilation: 1, groups: 2, bias: true)))
+        // The forward tile kernels' bands of rows (planes beyond about 12k floats): MobileNet's 112 × 112
+        // at stride 1 and 2, and a taller plane whose last band is partial.
+        result.append(conv(.depthwise, Case(n: 2, inChannels: 3, height: 112, width: 112, outChannels: 3,
+                                            kernel: 3, stride: 1, padding: 1, dilation: 1, groups: 3, bias: false)))
+        result.append(conv(.depthwise, Case(n: 2, inChannels: 2, height: 112, width: 112, outChannels: 2,
+                                            kernel: 3, stride: 2, padding: 1, dilation: 1, groups: 2, bias: true)))
+        result.append(conv(.depthwise, Case(n: 2, inChannels: 2, height: 131, width: 112, outChannels: 2,
+                                            kernel: 3, stride: 1, padding: 1, dilation: 1, groups: 2, bias: false)))
         // The stride-2 input gradient's phases: every padding parity, odd sizes, multiplier 2.
         result.append(conv(.depthwise, Case(n: 3, inChannels: 4, height: 11, width: 13, outChannels: 8,
                                             kernel: 3, stride: 2, padding: .explicit(Size2d(2, 0)), dilation: 1,
