@@ -308,6 +308,22 @@ final class ConvAlgorithmKernelTests: XCTestCase {
         check(Self.fft, Case(g, seed: 79))
     }
 
+    /// The filter spectrum's groups of output channels: even groups within the budget when the
+    /// batch is one chunk, one group otherwise.
+    func testFFTFilterGroups() {
+        let saved = (FFTConvTiling.workspaceBudget, FFTConvTiling.filterBudget)
+        defer { (FFTConvTiling.workspaceBudget, FFTConvTiling.filterBudget) = saved }
+        let conv4 = Self.geometry(n: 128, c: 384, h: 13, w: 13, out: 256, k: (3, 3), pad: (1, 1, 1, 1))
+        XCTAssertEqual(FFTConvTiling.imagesPerChunk(conv4), 128)
+        XCTAssertEqual(FFTConvTiling.outputChannelsPerGroup(conv4), 64)   // 113 MB in 4 groups
+        let conv2 = Self.geometry(n: 128, c: 64, h: 27, w: 27, out: 192, k: (5, 5), pad: (2, 2, 2, 2))
+        XCTAssertEqual(FFTConvTiling.imagesPerChunk(conv2), 64)
+        XCTAssertEqual(FFTConvTiling.outputChannelsPerGroup(conv2), 192)  // two chunks: one group
+        let small = Self.geometry(n: 3, c: 7, h: 13, w: 13, out: 10, k: (3, 3), pad: (1, 1, 1, 1))
+        FFTConvTiling.filterBudget = 3 * 2 * FFTConvTiling.frequencies(frame: 16) * 7
+        XCTAssertEqual(FFTConvTiling.outputChannelsPerGroup(small), 3)
+    }
+
     func testFFTSupportsOnlyItsGeometries() {
         XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 27, w: 27, out: 2, k: (5, 5), pad: (2, 2, 2, 2))), 32)
         XCTAssertEqual(FFTConvTiling.frameSize(Self.geometry(c: 2, h: 13, w: 13, out: 2, k: (3, 3), pad: (1, 1, 1, 1))), 16)

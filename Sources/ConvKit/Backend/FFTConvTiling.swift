@@ -123,6 +123,24 @@ enum FFTConvTiling {
     /// checks lower it to exercise chunking.
     nonisolated(unsafe) static var workspaceBudget = 32 << 20
 
+    /// Most floats of the filter spectrum (or of the filter gradient's) at once when a batch is
+    /// one chunk: 8 Mi floats = 32 MiB. Beyond it the output channels go in groups, one filter
+    /// spectrum per group (AlexNet conv4, 384 → 256 at 13 × 13: 113 MB whole, 4 groups of 64
+    /// output channels of 28 MB), so that the FFT's workspace stays within Winograd's. The device
+    /// checks lower it to exercise the groups.
+    nonisolated(unsafe) static var filterBudget = 8 << 20
+
+    /// Output channels per group of the filter spectrum (see `filterBudget`): all of them when
+    /// the batch takes more than one chunk (a group per chunk would transform the filters again),
+    /// otherwise as even groups as the budget allows.
+    static func outputChannelsPerGroup(_ g: Conv2dGeometry) -> Int {
+        guard let s = frameSize(g), imagesPerChunk(g) >= g.n else { return g.outChannels }
+        let perChannel = 2 * frequencies(frame: s) * g.inChannels
+        let most = max(1, min(g.outChannels, filterBudget / max(perChannel, 1)))
+        let groups = (g.outChannels + most - 1) / most
+        return (g.outChannels + groups - 1) / groups
+    }
+
     /// Images one chunk transforms at once, at least one; the chunks of a batch are as even as
     /// the budget allows (128 images with room for 100: two chunks of 64, not 100 and 28).
     static func imagesPerChunk(_ g: Conv2dGeometry) -> Int {

@@ -65,6 +65,11 @@ enum FFTConvDeviceChecks {
                                  padding: 1, dilation: 1, groups: 1, bias: true), tf32: false, imagesPerChunk: 3))
         result.append(check(Case(n: 2, inChannels: 6, height: 9, width: 8, outChannels: 10, kernel: 3, stride: 1,
                                  padding: 1, dilation: 1, groups: 1, bias: true, nanInput: true), tf32: false))
+        // The filter spectrum in groups of 3 output channels (3, 3, 3, 1), in both precisions.
+        for tf32 in [false, true] {
+            result.append(check(Case(n: 3, inChannels: 7, height: 13, width: 13, outChannels: 10, kernel: 3, stride: 1,
+                                     padding: 1, dilation: 1, groups: 1, bias: true), tf32: tf32, outputChannelsPerGroup: 3))
+        }
         // `.auto` takes the FFT from 64 channels each way in a 16 × 16 frame, in both precisions.
         let auto = Case(n: 2, inChannels: 64, height: 12, width: 11, outChannels: 72, kernel: 3, stride: 1, padding: 1,
                         dilation: 1, groups: 1, bias: true)
@@ -79,12 +84,20 @@ enum FFTConvDeviceChecks {
     /// conv2d with `.fft` on `c`, with TF32 allowed on the device when `tf32` is set (the CPU
     /// always computes in fp32), and with the workspace lowered to `imagesPerChunk` images when
     /// given (for a case with padding 1, whose frame the budget is computed for).
-    static func check(_ c: Case, tf32: Bool, imagesPerChunk: Int? = nil) -> DeviceCheck {
+    static func check(_ c: Case, tf32: Bool, imagesPerChunk: Int? = nil, outputChannelsPerGroup: Int? = nil) -> DeviceCheck {
         let inner = ConvolutionAlgorithmDeviceChecks.conv(.fft, c)
         let label = c.description + (imagesPerChunk.map { ", \($0) images per chunk" } ?? "")
+            + (outputChannelsPerGroup.map { ", filters in groups of \($0)" } ?? "")
         return DeviceCheck(op: "conv2d[fft]" + (tf32 ? " tf32" : ""), label: label, tolerance: tf32 ? 1e-3 : 1e-5) { device in
-            let saved = FFTConvTiling.workspaceBudget
-            defer { FFTConvTiling.workspaceBudget = saved }
+            let saved = (FFTConvTiling.workspaceBudget, FFTConvTiling.filterBudget)
+            defer { (FFTConvTiling.workspaceBudget, FFTConvTiling.filterBudget) = saved }
+            if let outputChannelsPerGroup {
+                let frame = FFTConvTiling.frameSize(Conv2dGeometry(n: c.n, inChannels: c.inChannels, inHeight: c.height,
+                                                                   inWidth: c.width, outChannels: c.outChannels,
+                                                                   kernelHeight: c.kernel.h, kernelWidth: c.kernel.w,
+                                                                   padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)) ?? 32
+                FFTConvTiling.filterBudget = outputChannelsPerGroup * 2 * FFTConvTiling.frequencies(frame: frame) * c.inChannels
+            }
             if let imagesPerChunk {
                 let geometry = Conv2dGeometry(n: c.n, inChannels: c.inChannels, inHeight: c.height, inWidth: c.width,
                                               outChannels: c.outChannels, kernelHeight: c.kernel.h, kernelWidth: c.kernel.w,

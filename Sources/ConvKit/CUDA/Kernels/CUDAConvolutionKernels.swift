@@ -5,9 +5,9 @@ extension CUDABackend: ConvolutionKernels {
     /// `.auto` → `.depthwise` for depthwise layers, otherwise `.im2colGEMM` (cuBLAS does the work;
     /// X̂ is built in chunks of images that fit a bounded workspace).
     ///
-    /// Beyond that resolution, `.auto` runs stride-1 layers whose padded planes fit a 16 × 16 or
-    /// 32 × 32 frame, with at least `fftMinimumChannels` channels each way, with `.fft`
-    /// (`runsOnFFT`), the other 3×3 and 5×5 stride-1 layers of at least
+    /// Beyond that resolution, `.auto` runs stride-1 3×3 and 5×5 layers on planes of up to four
+    /// frames of 32 (60 × 60 for 3×3), with at least `fftMinimumChannels` channels each way, with
+    /// `.fft` (`runsOnFFT`), the other 3×3 and 5×5 stride-1 layers of at least
     /// `winogradMinimumChannels` channels each way with `.winograd` (`runsOnWinograd`; the TF32
     /// weight gradient from `winogradMinimumChannelsTF32WeightGradient`), and
     /// `.auto` and `.implicitGEMM` run the forward pass, the input
@@ -121,14 +121,22 @@ extension CUDABackend: ConvolutionKernels {
     }
 
     /// Sums each channel over images and positions, Float32 per plane and Float64 across planes
-    /// as the CPU: one block per channel, which sums large planes with all its threads
-    /// (`ck_conv_bias_grad_block`) and small ones a warp each (`ck_conv_bias_grad_warp`).
+    /// as the CPU: large planes a block each into per-plane sums, which one thread per channel adds
+    /// in image order (`ck_conv_bias_plane_sums`, `ck_conv_bias_sum_planes`); small ones a warp
+    /// each, one block per channel (`ck_conv_bias_grad_warp`).
     public func channelBiasGradient(gradOutput: Storage, gradBias: Storage, n: Int, channels: Int, spatial: Int) throws {
         guard channels > 0 else { return }
         if n * spatial == 0 { try fill(gradBias, count: channels, value: 0); return }
-        let kernel = spatial >= Self.biasGradientBlockPlane ? "ck_conv_bias_grad_block" : "ck_conv_bias_grad_warp"
-        try launch(.convolution, kernel, LaunchShape(grid: min(channels, 1 << 16), block: 256),
-                   [.storage(gradOutput), .storage(gradBias), .int(n), .int(channels), .int(spatial)])
+        guard spatial >= Self.biasGradientBlockPlane else {
+            try launch(.convolution, "ck_conv_bias_grad_warp", LaunchShape(grid: min(channels, 1 << 16), block: 256),
+                       [.storage(gradOutput), .storage(gradBias), .int(n), .int(channels), .int(spatial)])
+            return
+        }
+        let planes = n * channels, planeSums = try workspace(floats: planes)
+        try launch(.convolution, "ck_conv_bias_plane_sums", LaunchShape(grid: min(planes, multiprocessorCount * 16), block: 256),
+                   [.storage(gradOutput), .storage(planeSums), .int(planes), .int(spatial)])
+        try launchElementwise(.convolution, "ck_conv_bias_sum_planes", count: channels,
+                              [.storage(planeSums), .storage(gradBias), .int(n), .int(channels)])
     }
 
     /// Planes at least this large are summed by a whole block in the bias gradient, smaller ones by a warp.
@@ -175,19 +183,28 @@ extension CUDABackend: ConvolutionKernels {
     /// Fewest input and output channels for which `.auto` runs a layer with `.fft`.
     static let fftMinimumChannels = 64
 
-    /// Whether `.auto` runs every pass of `g` with the FFT convolution: a layer `.fft` runs here
-    /// (`fftRuns`) in a 16 × 16 or 32 × 32 frame with at least `fftMinimumChannels` channels
-    /// each way. Measured on the H200 (BENCHMARKS.md, 2026-12-03, FFT section), on AlexNet conv2
-    /// (27 × 27, 5 × 5, frame 32) it took 0.43 / 0.36 / 0.37 ms (forward, input gradient, weight
-    /// gradient) against Winograd's 1.14 / 1.00 / 1.30 in strict fp32 and 0.33 / 0.27 / 0.29
-    /// against the tensor cores' 1.13 / 1.13 / 1.41 in TF32; on the 13 × 13 and 14 × 14 3×3 layers
-    /// (frame 16, 192-384 channels) it beat Winograd in every pass by 1.1-1.6× in both precisions.
-    /// Frames of 8 (planes of at most 8 × 8 padded) are not measured and stay off.
+    /// Whether `.auto` runs every pass of `g` with the FFT convolution: a 3×3 or 5×5 layer `.fft`
+    /// runs here (`fftRuns`) in frames of 16 or 32, at most `fftMostAutoFrames` per plane, with
+    /// at least `fftMinimumChannels` channels each way. Measured on the H200 (BENCHMARKS.md,
+    /// 2026-12-03, FFT section): on AlexNet conv2 (27 × 27, 5 × 5, one frame of 32) 0.43 / 0.36 /
+    /// 0.37 ms (forward, input gradient, weight gradient) against Winograd's 1.14 / 1.00 / 1.30 in
+    /// strict fp32 and 0.33 / 0.27 / 0.29 against the tensor cores' 1.13 / 1.13 / 1.41 in TF32; on
+    /// the 13 × 13 and 14 × 14 layers (one frame of 16, 192-384 channels) it beat Winograd in every
+    /// pass, 1.0-1.6×, in both precisions; on 64 → 64 at 56 × 56 (2 × 2 frames of 32) 0.73 / 0.73 /
+    /// 0.60 against Winograd's 0.80 / 0.79 / 1.02 (fp32) and 0.56 / 0.58 / 0.49 against 0.57 / 0.57
+    /// / 0.95 (TF32). Other kernels (1×1 is a plain GEMM), larger planes and frames of 8 are not
+    /// measured and stay on the other algorithms.
     private func runsOnFFT(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) -> Bool {
-        guard algorithm == .auto, min(g.inChannels, g.outChannels) >= Self.fftMinimumChannels,
-              let frame = FFTConvTiling.frameSize(g), frame >= 16 else { return false }
+        guard algorithm == .auto, g.kernelHeight == g.kernelWidth, g.kernelHeight == 3 || g.kernelHeight == 5,
+              min(g.inChannels, g.outChannels) >= Self.fftMinimumChannels,
+              let frame = FFTConvTiling.frameSize(g), frame >= 16,
+              max(FFTConvTiling.outputTiles(g).count, FFTConvTiling.inputTiles(g).count) <= Self.fftMostAutoFrames
+        else { return false }
         return fftRuns(g)
     }
+
+    /// Most frames per plane for which `.auto` takes the FFT (4: planes up to 60 × 60 with 3×3).
+    static let fftMostAutoFrames = 4
 
     /// Resolves `.auto` and rejects an algorithm that cannot run this geometry.
     private func checkedAlgorithm(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry) throws -> ConvAlgorithm {

@@ -4,11 +4,13 @@
 /// `CUDA_C_32F`, strict fp32 or TF32 as `allowTF32` says). Without cuBLAS (or without that
 /// function) `.fft` throws `unsupported`.
 extension CUDABackend {
-    /// `output = conv(input, weight)` (no bias): `Y[f] = X[f] · W[f]ᴴ` per frame.
+    /// `output = conv(input, weight)` (no bias): `Y[f] = X[f] · W[f]ᴴ` per frame, the output
+    /// channels in groups of `FFTConvTiling.outputChannelsPerGroup` (one filter spectrum each).
     func fftConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
         let (tiles, f) = try fftFrames(g, FFTConvTiling.outputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
-        let w = try fftFilterSpectrum(weight, g, frame: tiles.frame)
+        let group = FFTConvTiling.outputChannelsPerGroup(g)
+        let w = try workspace(floats: 2 * f * group * c)
         let spectra = try workspace(floats: 2 * f * chunk * tiles.count * (c + k))
         var first = 0
         while first < g.n {
@@ -17,9 +19,13 @@ extension CUDABackend {
             try fftTransform(.pointer(input.deviceAddress + CUdeviceptr(4 * first * c * g.inHeight * g.inWidth)),
                              images: count, columns: c, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
                              tiles: tiles, into: x)
-            try complexGEMM(conjugateTransposeB: true, m: rows, n: k, k: c,
-                            a: x, lda: c, strideA: rows * c, b: w.deviceAddress, ldb: c, strideB: k * c,
-                            c: y, ldc: k, strideC: rows * k, batch: f)
+            for k0 in stride(from: 0, to: k, by: group) {
+                let kg = min(group, k - k0)
+                if first == 0 || group < k { try fftFilterSpectrum(weight, g, outputChannels: k0..<(k0 + kg), frame: tiles.frame, into: w) }
+                try complexGEMM(conjugateTransposeB: true, m: rows, n: kg, k: c,
+                                a: x, lda: c, strideA: rows * c, b: w.deviceAddress, ldb: c, strideB: kg * c,
+                                c: y + CUdeviceptr(8 * k0), ldc: k, strideC: rows * k, batch: f)
+            }
             try fftInverse(y, images: count, columns: k, top: 0, left: 0, height: g.outHeight, width: g.outWidth,
                            tiles: tiles, into: output.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth))
             first += count
@@ -27,12 +33,14 @@ extension CUDABackend {
     }
 
     /// `gradInput = ∂L/∂input`: `dX[f] = dY[f] · W[f]` per frame of the input (dY placed
-    /// `kernelHeight − 1 − padTop` rows down, the results read from row `kernelHeight − 1`).
+    /// `kernelHeight − 1 − padTop` rows down, the results read from row `kernelHeight − 1`), summed
+    /// over the groups of output channels.
     func fftConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
         let (tiles, f) = try fftFrames(g, FFTConvTiling.inputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
+        let group = FFTConvTiling.outputChannelsPerGroup(g)
         let reach = g.kernelHeight - 1, reachW = g.kernelWidth - 1
-        let w = try fftFilterSpectrum(weight, g, frame: tiles.frame)
+        let w = try workspace(floats: 2 * f * group * c)
         let spectra = try workspace(floats: 2 * f * chunk * tiles.count * (c + k))
         var first = 0
         while first < g.n {
@@ -41,8 +49,13 @@ extension CUDABackend {
             try fftTransform(.pointer(gradOutput.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth)),
                              images: count, columns: k, height: g.outHeight, width: g.outWidth,
                              top: reach - g.padTop, left: reachW - g.padLeft, tiles: tiles, into: dy)
-            try complexGEMM(m: rows, n: c, k: k, a: dy, lda: k, strideA: rows * k, b: w.deviceAddress, ldb: c,
-                            strideB: k * c, c: dx, ldc: c, strideC: rows * c, batch: f)
+            for k0 in stride(from: 0, to: k, by: group) {
+                let kg = min(group, k - k0)
+                if first == 0 || group < k { try fftFilterSpectrum(weight, g, outputChannels: k0..<(k0 + kg), frame: tiles.frame, into: w) }
+                try complexGEMM(m: rows, n: c, k: kg, a: dy + CUdeviceptr(8 * k0), lda: k, strideA: rows * k,
+                                b: w.deviceAddress, ldb: c, strideB: kg * c, accumulate: k0 > 0,
+                                c: dx, ldc: c, strideC: rows * c, batch: f)
+            }
             try fftInverse(dx, images: count, columns: c, top: reach, left: reachW, height: g.inHeight, width: g.inWidth,
                            tiles: tiles, into: gradInput.deviceAddress + CUdeviceptr(4 * first * c * g.inHeight * g.inWidth))
             first += count
@@ -50,11 +63,13 @@ extension CUDABackend {
     }
 
     /// `gradWeight = ∂L/∂weight`: `dW[f] = Σ dY[f]ᴴ · X[f]` over every frame of the chunks in
-    /// order (the GEMM accumulates from the second chunk on), then one inverse transform.
+    /// order (the GEMM accumulates from the second chunk on), then the inverse transform; with one
+    /// chunk, group by group of output channels.
     func fftConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
         let (tiles, f) = try fftFrames(g, FFTConvTiling.outputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
-        let dw = try workspace(floats: 2 * f * k * c)
+        let group = FFTConvTiling.outputChannelsPerGroup(g)
+        let dw = try workspace(floats: 2 * f * group * c)
         let spectra = try workspace(floats: 2 * f * chunk * tiles.count * (c + k))
         var first = 0
         while first < g.n {
@@ -66,21 +81,34 @@ extension CUDABackend {
             try fftTransform(.pointer(gradOutput.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth)),
                              images: count, columns: k, height: g.outHeight, width: g.outWidth, top: 0, left: 0,
                              tiles: tiles, clipToStep: true, into: dy)
-            try complexGEMM(conjugateTransposeA: true, m: k, n: c, k: rows, a: dy, lda: k, strideA: rows * k,
-                            b: x, ldb: c, strideB: rows * c, accumulate: first > 0,
-                            c: dw.deviceAddress, ldc: c, strideC: k * c, batch: f)
+            // One chunk: groups of output channels (`outputChannelsPerGroup`); several: one group.
+            for k0 in stride(from: 0, to: k, by: group) {
+                let kg = min(group, k - k0)
+                try complexGEMM(conjugateTransposeA: true, m: kg, n: c, k: rows, a: dy + CUdeviceptr(8 * k0), lda: k,
+                                strideA: rows * k, b: x, ldb: c, strideB: rows * c, accumulate: first > 0,
+                                c: dw.deviceAddress, ldc: c, strideC: kg * c, batch: f)
+                if count == g.n {
+                    try fftInverse(dw.deviceAddress, images: kg, columns: c, top: 0, left: 0, height: g.kernelHeight,
+                                   width: g.kernelWidth, tiles: .single(frame: tiles.frame),
+                                   into: gradWeight.deviceAddress + CUdeviceptr(4 * k0 * c * g.kernelHeight * g.kernelWidth))
+                }
+            }
             first += count
         }
-        try fftInverse(dw.deviceAddress, images: k, columns: c, top: 0, left: 0, height: g.kernelHeight, width: g.kernelWidth,
-                       tiles: .single(frame: tiles.frame), into: gradWeight.deviceAddress)
+        if chunk < g.n {
+            try fftInverse(dw.deviceAddress, images: k, columns: c, top: 0, left: 0, height: g.kernelHeight, width: g.kernelWidth,
+                           tiles: .single(frame: tiles.frame), into: gradWeight.deviceAddress)
+        }
     }
 
-    /// The spectrum `[f][k][c]` of the filters (one frame each, at the origin).
-    private func fftFilterSpectrum(_ weight: Storage, _ g: Conv2dGeometry, frame s: Int) throws -> Storage {
-        let w = try workspace(floats: 2 * FFTConvTiling.frequencies(frame: s) * g.outChannels * g.inChannels)
-        try fftTransform(.storage(weight), images: g.outChannels, columns: g.inChannels, height: g.kernelHeight,
+    /// The spectrum `[f][k − k0][c]` of the filters of output channels `outputChannels` (one frame
+    /// each, at the origin) into `w`.
+    private func fftFilterSpectrum(_ weight: Storage, _ g: Conv2dGeometry, outputChannels: Range<Int>, frame s: Int,
+                                   into w: Storage) throws {
+        let taps = g.inChannels * g.kernelHeight * g.kernelWidth
+        try fftTransform(.pointer(weight.deviceAddress + CUdeviceptr(4 * outputChannels.lowerBound * taps)),
+                         images: outputChannels.count, columns: g.inChannels, height: g.kernelHeight,
                          width: g.kernelWidth, top: 0, left: 0, tiles: .single(frame: s), into: w.deviceAddress)
-        return w
     }
 
     /// Whether `.fft` can run `g` on this backend: `FFTConvTiling.supports(g)`, at most
@@ -145,11 +173,11 @@ extension CUDABackend {
     }
 
     /// A block of 256 threads per 16 planes of a row (`CK_FFT_GROUP`, `CK_FFT_THREADS`), with the
-    /// dynamic shared memory of `CkFFT<S>::SHARED_BYTES`: 8 warps' scratch of 2·(S/2 + 1)·(S + 1)
-    /// floats, then a stage of S·(S/2 + 1) × 17 complex numbers.
+    /// dynamic shared memory of `CkFFT<S>::SHARED_BYTES`: a scratch of 2·(S/2 + 1)·(S + 1) floats
+    /// for each of the 8 warps' 32 / S planes, then a stage of S·(S/2 + 1) × 17 complex numbers.
     private func fftLaunchShape(rows: Int, columns: Int, frame s: Int) -> LaunchShape {
         let q = s / 2 + 1
-        let shared = 8 * 2 * q * (s + 1) * 4 + s * q * 17 * 8
+        let shared = 8 * (32 / s) * 2 * q * (s + 1) * 4 + s * q * 17 * 8
         return LaunchShape(grid: ((columns + 15) / 16, rows, 1), block: (256, 1, 1), sharedBytes: shared)
     }
 

@@ -395,7 +395,7 @@ extern "C" __global__ void ck_dw3x3_weight_reduce(const double* __restrict__ par
 // outPer is 1): forward, source x[b] and outputs y[b·multiplier + m]; input gradient (stride 1),
 // sources dy[b·multiplier + s] and output dx[b]. The filter of (b, m, s) is (b·multiplier + m + s)
 // mod co. Padding is never staged: taps outside the input are skipped, as above. (The forward pass
-// takes the tile kernels below, which stage units the same way; these serve the input gradient.)
+// of planes from 28 × 28 takes the tile kernels below, which stage units the same way.)
 
 
 template <int S, bool FLIP, bool FAN>
@@ -456,6 +456,20 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
         }
     }
 }
+
+// Forward, 3×3, stride S (1 or 2), any channel multiplier, for small planes (below 28 × 28 the tile
+// kernels were slower on the H200); one block per unit, dynamic shared memory for the largest
+// unit's staged input (+ 6 floats of alignment slack, in float4s).
+#define DW_BAND_FORWARD_KERNEL(S)                                                                                  \
+    extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_band_forward_s##S(                                 \
+        const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g,        \
+        i64 planesPerUnit, i64 bandRows, i64 bands) {                                                              \
+        dw3x3_band<S, false, false>(x, weight, y, (int)(g.n * g.c), (int)g.h, (int)g.w, (int)g.oh, (int)g.ow, (int)g.pt,  \
+                             (int)g.pl, 1, (int)(g.co / g.c), (int)g.co, (int)planesPerUnit, (int)bandRows,        \
+                             (int)bands);                                                                          \
+    }
+DW_BAND_FORWARD_KERNEL(1)
+DW_BAND_FORWARD_KERNEL(2)
 
 // Input gradient, 3×3, stride 1: the stride-1 correlation of dy with the rotated filters, summed
 // over the channel multiplier (`_fan`: any multiplier, whole planes only, since a band's dy rows

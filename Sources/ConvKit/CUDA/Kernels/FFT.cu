@@ -5,9 +5,9 @@
 //
 // A spectrum is float2 [f][row][column] for the S·(S/2 + 1) kept frequencies f = p·(S/2 + 1) + q.
 // A block takes up to CK_FFT_GROUP planes of one row (consecutive columns), so its reads and
-// writes of each frequency are one contiguous run; each warp transforms one plane at a time in
-// registers: a thread per frame row (S-point FFT), a transpose through shared memory, a thread
-// per kept column. The S-point FFTs are radix-2 decimation in time, fully unrolled, with the
+// writes of each frequency are one contiguous run; each warp transforms 32 / S planes at a time
+// in registers, S lanes each: a thread per frame row (S-point FFT), a transpose through shared
+// memory, a thread per kept column. The S-point FFTs are radix-2 decimation in time, fully unrolled, with the
 // twiddles of a constant 32-point table (the same numbers as FFTConv.Twiddles on the CPU).
 #include "Common.cuh"
 
@@ -44,10 +44,11 @@ template <int S> struct CkFFT {
     static constexpr int Q = S / 2 + 1;          // kept columns of a row's spectrum
     static constexpr int F = S * Q;              // kept frequencies
     static constexpr int LD = S + 1;             // a scratch row, padded against bank conflicts
-    static constexpr int SCRATCH = 2 * Q * LD;   // floats of one warp's scratch (≥ S·LD)
+    static constexpr int PER_WARP = 32 / S;       // planes a warp transforms at once, S lanes each
+    static constexpr int SCRATCH = 2 * Q * LD;   // floats of one plane's scratch (≥ S·LD)
     static constexpr int STAGE = CK_FFT_GROUP + 1;  // float2 per frequency in the block's stage
-    // Dynamic shared memory of a block: the warps' scratch, then the stage.
-    static constexpr int SHARED_BYTES = (CK_FFT_THREADS / 32) * SCRATCH * 4 + F * STAGE * 8;
+    // Dynamic shared memory of a block: the planes' scratch, then the stage.
+    static constexpr int SHARED_BYTES = (CK_FFT_THREADS / 32) * PER_WARP * SCRATCH * 4 + F * STAGE * 8;
 };
 
 // cos(2πk/32) and sin(2πk/32), k < 16.
@@ -99,56 +100,62 @@ __device__ __forceinline__ void ck_fft(float (&re)[S], float (&im)[S]) {
     }
 }
 
-// The spectra of the planes of row blockIdx.y, columns from blockIdx.x · CK_FFT_GROUP.
+// The spectra of the planes of row blockIdx.y, columns from blockIdx.x · CK_FFT_GROUP. A warp
+// takes T::PER_WARP planes at once, one per S lanes (lane = sub · S + l).
 template <int S>
 __device__ __forceinline__ void ck_fft_forward(const float* __restrict__ planes, float2* __restrict__ spectrum,
                                                CkFFTPlanes p) {
     using T = CkFFT<S>;
     extern __shared__ float4 ck_fft_shared[];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-    float* scratch = (float*)ck_fft_shared + warp * T::SCRATCH;
-    float2* stage = (float2*)((float*)ck_fft_shared + warps * T::SCRATCH);
+    const int sub = lane / S, l = lane % S;
+    float* scratch = (float*)ck_fft_shared + (warp * T::PER_WARP + sub) * T::SCRATCH;
+    float2* stage = (float2*)((float*)ck_fft_shared + warps * T::PER_WARP * T::SCRATCH);
     const i64 row = blockIdx.y, first = (i64)blockIdx.x * CK_FFT_GROUP;
     const int group = (int)min((i64)CK_FFT_GROUP, p.columns - first);
     const int height = (int)p.height, width = (int)p.width, limitH = (int)p.limitH, limitW = (int)p.limitW;
-    for (int j = warp; j < group; j += warps) {
-        const CkFFTFrame frame = ck_fft_frame(p, row, first + j);
-        const float* plane = planes + frame.plane;
-        const int top = (int)p.top - frame.h0, left = (int)p.left - frame.w0;
-        for (int index = lane; index < S * S; index += 32) {
-            const int u = index / S, v = index % S, h = u - top, w = v - left;
-            const bool inside = u < limitH && v < limitW && h >= 0 && h < height && w >= 0 && w < width;
-            scratch[u * T::LD + v] = inside ? __ldg(plane + h * width + w) : 0.0f;
+    for (int base = warp * T::PER_WARP; base < group; base += warps * T::PER_WARP) {
+        const int j = base + sub;
+        const bool active = j < group;  // every lane stays for the __syncwarp()s
+        if (active) {
+            const CkFFTFrame frame = ck_fft_frame(p, row, first + j);
+            const float* plane = planes + frame.plane;
+            const int top = (int)p.top - frame.h0, left = (int)p.left - frame.w0;
+            for (int index = l; index < S * S; index += S) {
+                const int u = index / S, v = index % S, h = u - top, w = v - left;
+                const bool inside = u < limitH && v < limitW && h >= 0 && h < height && w >= 0 && w < width;
+                scratch[u * T::LD + v] = inside ? __ldg(plane + h * width + w) : 0.0f;
+            }
         }
         __syncwarp();
         float re[S], im[S];
-        if (lane < S) {  // frame row `lane`
+        if (active) {  // frame row l
 #pragma unroll
             for (int k = 0; k < S; ++k) {
-                re[k] = scratch[lane * T::LD + ck_fft_bitrev<S>(k)];
+                re[k] = scratch[l * T::LD + ck_fft_bitrev<S>(k)];
                 im[k] = 0.0f;
             }
             ck_fft<S, false>(re, im);
         }
         __syncwarp();
-        if (lane < S) {  // scratch[q][u]: real parts, then imaginary parts
+        if (active) {  // scratch[q][u]: real parts, then imaginary parts
 #pragma unroll
             for (int q = 0; q < T::Q; ++q) {
-                scratch[q * T::LD + lane] = re[q];
-                scratch[(T::Q + q) * T::LD + lane] = im[q];
+                scratch[q * T::LD + l] = re[q];
+                scratch[(T::Q + q) * T::LD + l] = im[q];
             }
         }
         __syncwarp();
-        if (lane < T::Q) {  // kept column `lane`
+        if (active && l < T::Q) {  // kept column l
 #pragma unroll
             for (int k = 0; k < S; ++k) {
                 const int u = ck_fft_bitrev<S>(k);
-                re[k] = scratch[lane * T::LD + u];
-                im[k] = scratch[(T::Q + lane) * T::LD + u];
+                re[k] = scratch[l * T::LD + u];
+                im[k] = scratch[(T::Q + l) * T::LD + u];
             }
             ck_fft<S, false>(re, im);
 #pragma unroll
-            for (int fp = 0; fp < S; ++fp) stage[(fp * T::Q + lane) * T::STAGE + j] = make_float2(re[fp], im[fp]);
+            for (int fp = 0; fp < S; ++fp) stage[(fp * T::Q + l) * T::STAGE + j] = make_float2(re[fp], im[fp]);
         }
         __syncwarp();
     }
@@ -160,15 +167,16 @@ __device__ __forceinline__ void ck_fft_forward(const float* __restrict__ planes,
 }
 
 // The inverse: planes of row blockIdx.y, columns from blockIdx.x · CK_FFT_GROUP, from their
-// spectra; the frame divided by S², its window written.
+// spectra; the frame divided by S², its window written. Planes per warp as the forward pass.
 template <int S>
 __device__ __forceinline__ void ck_fft_inverse(const float2* __restrict__ spectrum, float* __restrict__ planes,
                                                CkFFTPlanes p) {
     using T = CkFFT<S>;
     extern __shared__ float4 ck_fft_shared[];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
-    float* scratch = (float*)ck_fft_shared + warp * T::SCRATCH;
-    float2* stage = (float2*)((float*)ck_fft_shared + warps * T::SCRATCH);
+    const int sub = lane / S, l = lane % S;
+    float* scratch = (float*)ck_fft_shared + (warp * T::PER_WARP + sub) * T::SCRATCH;
+    float2* stage = (float2*)((float*)ck_fft_shared + warps * T::PER_WARP * T::SCRATCH);
     const i64 row = blockIdx.y, first = (i64)blockIdx.x * CK_FFT_GROUP;
     const int group = (int)min((i64)CK_FFT_GROUP, p.columns - first);
     const int height = (int)p.height, width = (int)p.width, top = (int)p.top, left = (int)p.left;
@@ -178,49 +186,53 @@ __device__ __forceinline__ void ck_fft_inverse(const float2* __restrict__ spectr
     }
     __syncthreads();
     constexpr float scale = 1.0f / (S * S);
-    for (int j = warp; j < group; j += warps) {
+    for (int base = warp * T::PER_WARP; base < group; base += warps * T::PER_WARP) {
+        const int j = base + sub;
+        const bool active = j < group;  // every lane stays for the __syncwarp()s
         float re[S], im[S];
-        if (lane < T::Q) {  // kept column `lane`, inverse over the rows
+        if (active && l < T::Q) {  // kept column l, inverse over the rows
 #pragma unroll
             for (int k = 0; k < S; ++k) {
-                const float2 value = stage[(ck_fft_bitrev<S>(k) * T::Q + lane) * T::STAGE + j];
+                const float2 value = stage[(ck_fft_bitrev<S>(k) * T::Q + l) * T::STAGE + j];
                 re[k] = value.x;
                 im[k] = value.y;
             }
             ck_fft<S, true>(re, im);
 #pragma unroll
             for (int u = 0; u < S; ++u) {
-                scratch[lane * T::LD + u] = re[u];
-                scratch[(T::Q + lane) * T::LD + u] = im[u];
+                scratch[l * T::LD + u] = re[u];
+                scratch[(T::Q + l) * T::LD + u] = im[u];
             }
         }
         __syncwarp();
-        if (lane < S) {  // frame row `lane`: columns past S/2 are the conjugates of S − q
+        if (active) {  // frame row l: columns past S/2 are the conjugates of S − q
 #pragma unroll
             for (int k = 0; k < S; ++k) {
                 const int q = ck_fft_bitrev<S>(k);
                 if (q < T::Q) {
-                    re[k] = scratch[q * T::LD + lane];
-                    im[k] = scratch[(T::Q + q) * T::LD + lane];
+                    re[k] = scratch[q * T::LD + l];
+                    im[k] = scratch[(T::Q + q) * T::LD + l];
                 } else {
-                    re[k] = scratch[(S - q) * T::LD + lane];
-                    im[k] = -scratch[(T::Q + S - q) * T::LD + lane];
+                    re[k] = scratch[(S - q) * T::LD + l];
+                    im[k] = -scratch[(T::Q + S - q) * T::LD + l];
                 }
             }
             ck_fft<S, true>(re, im);
         }
         __syncwarp();
-        if (lane < S) {
+        if (active) {
 #pragma unroll
-            for (int v = 0; v < S; ++v) scratch[lane * T::LD + v] = re[v] * scale;
+            for (int v = 0; v < S; ++v) scratch[l * T::LD + v] = re[v] * scale;
         }
         __syncwarp();
-        const CkFFTFrame frame = ck_fft_frame(p, row, first + j);
-        float* plane = planes + frame.plane;
-        const int rows = min((int)p.stepH, height - frame.h0), columns = min((int)p.stepW, width - frame.w0);
-        for (int index = lane; index < rows * columns; index += 32) {
-            const int h = index / columns, w = index % columns;
-            plane[(frame.h0 + h) * width + frame.w0 + w] = scratch[(h + top) * T::LD + w + left];
+        if (active) {
+            const CkFFTFrame frame = ck_fft_frame(p, row, first + j);
+            float* plane = planes + frame.plane;
+            const int rows = min((int)p.stepH, height - frame.h0), columns = min((int)p.stepW, width - frame.w0);
+            for (int index = l; index < rows * columns; index += S) {
+                const int h = index / columns, w = index % columns;
+                plane[(frame.h0 + h) * width + frame.w0 + w] = scratch[(h + top) * T::LD + w + left];
+            }
         }
         __syncwarp();
     }
