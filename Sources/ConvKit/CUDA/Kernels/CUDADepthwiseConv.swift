@@ -85,7 +85,7 @@ extension CUDABackend {
     /// The smallest output plane (elements) the forward tile kernels take; smaller planes take the
     /// column band kernels. On the H200 (BENCHMARKS.md, FFT section, 2026-12-03) the tile kernels
     /// moved 3.0-3.5 TB/s on MobileNet's 28 × 28 to 112 × 112 planes (the band kernels 2.0-2.4) but
-    /// 1.2 and 0.7 TB/s on 14 × 14 and 7 × 7 (the band kernels 1.7 and 1.5).
+    /// 1.2 and 0.7 TB/s on 14 × 14 and 7 × 7 (the band kernel 1.7, the register-strip kernel 1.5).
     private static let depthwiseTileMinimumPlane = 28 * 28
 
     /// Work items (threads' tiles) one block of the forward tile kernels aims at: one per thread
@@ -157,7 +157,8 @@ extension CUDABackend {
     /// `output = conv(input, weight)` (no bias) with the depthwise algorithm: 3×3 filters with
     /// stride 1 or 2 take the shared-memory tile kernel (whole small planes or bands of rows
     /// staged per block, a thread per tile of 4 × 8/7/4 outputs, stride 2: 2 × 4; output planes
-    /// below `depthwiseTileMinimumPlane`: the band kernel, a thread per column of 8), or, for rows
+    /// below `depthwiseTileMinimumPlane`: the band kernel, a thread per column of 8, or below
+    /// `depthwiseBandMinimumPlane` the register-strip kernel, as before the tiles), or, for rows
     /// too wide to stage, the register-strip kernel (a thread per column of 8 outputs); others one
     /// thread per output element. Needs groups == input channels; output channels may be a
     /// multiple of them (channel multiplier), as the CPU's `DepthwiseConv`.
@@ -165,15 +166,16 @@ extension CUDABackend {
         try checkDepthwise(g)
         if let stride = depthwise3x3Stride(g) {
             guard g.n * g.outChannels * g.outHeight * g.outWidth > 0 else { return }
-            if g.outHeight * g.outWidth < Self.depthwiseTileMinimumPlane,
-               let bands = depthwiseBands(bases: g.n * g.inChannels, sourcesPerBase: 1, inHeight: g.inHeight,
-                                          inWidth: g.inWidth, outHeight: g.outHeight, stride: stride) {
+            let small = g.outHeight * g.outWidth < Self.depthwiseTileMinimumPlane
+            if small, let bands = depthwiseBands(bases: g.n * g.inChannels, sourcesPerBase: 1, inHeight: g.inHeight,
+                                                 inWidth: g.inWidth, outHeight: g.outHeight, stride: stride) {
                 try launch(.depthwise, "ck_dw3x3_band_forward_s\(stride)",
                            LaunchShape(grid: bands.units, block: 256, sharedBytes: bands.sharedBytes),
                            [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument] + bands.arguments)
                 return
             }
-            if let tiles = depthwiseForwardTiles(g, stride: stride) {
+            // Small planes the band kernels do not take (under `depthwiseBandMinimumPlane`) go to the strip kernel.
+            if !small, let tiles = depthwiseForwardTiles(g, stride: stride) {
                 try launch(.depthwise, tiles.kernel,
                            LaunchShape(grid: tiles.bands.units, block: tiles.block, sharedBytes: tiles.bands.sharedBytes),
                            [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument]
