@@ -93,6 +93,9 @@ enum FFTConvTiling {
               height: g.inHeight, width: g.inWidth)
     }
 
+    /// Frames per plane of the pass that needs the most (the spectra of a chunk are sized for it).
+    static func framesPerPlane(_ g: Conv2dGeometry) -> Int { max(outputTiles(g).count, inputTiles(g).count) }
+
     /// Frequencies kept per plane for frame size `s`: S·(S/2 + 1).
     static func frequencies(frame s: Int) -> Int { s * (s / 2 + 1) }
 
@@ -104,7 +107,7 @@ enum FFTConvTiling {
               min(g.padTop, g.padBottom, g.padLeft, g.padRight) >= 0,
               g.inChannels > 0, g.outChannels > 0, g.outHeight > 0, g.outWidth > 0, g.inHeight > 0, g.inWidth > 0,
               let s = frameSize(g) else { return false }
-        let limit = Int(Int32.max) / 2, tiles = max(outputTiles(g).count, inputTiles(g).count)
+        let limit = Int(Int32.max) / 2, tiles = framesPerPlane(g)
         return g.outChannels * g.inChannels * frequencies(frame: s) < limit
             && (g.inChannels + g.outChannels) * frequencies(frame: s) * tiles < limit
     }
@@ -145,7 +148,7 @@ enum FFTConvTiling {
     /// the budget allows (128 images with room for 100: two chunks of 64, not 100 and 28).
     static func imagesPerChunk(_ g: Conv2dGeometry) -> Int {
         guard let s = frameSize(g) else { return 1 }
-        let tiles = max(outputTiles(g).count, inputTiles(g).count)
+        let tiles = framesPerPlane(g)
         let perImage = 2 * frequencies(frame: s) * (g.inChannels + g.outChannels) * tiles
         let most = max(1, min(g.n, workspaceBudget / max(perImage, 1)))
         let chunks = (g.n + most - 1) / most

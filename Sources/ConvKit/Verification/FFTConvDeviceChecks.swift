@@ -103,9 +103,8 @@ enum FFTConvDeviceChecks {
                                               outChannels: c.outChannels, kernelHeight: c.kernel.h, kernelWidth: c.kernel.w,
                                               padTop: 1, padBottom: 1, padLeft: 1, padRight: 1)
                 let frame = FFTConvTiling.frameSize(geometry) ?? 32
-                let frames = max(FFTConvTiling.outputTiles(geometry).count, FFTConvTiling.inputTiles(geometry).count)
                 FFTConvTiling.workspaceBudget = imagesPerChunk * 2 * FFTConvTiling.frequencies(frame: frame)
-                    * (c.inChannels + c.outChannels) * frames
+                    * (c.inChannels + c.outChannels) * FFTConvTiling.framesPerPlane(geometry)
             }
             return try TensorCoreConvDeviceChecks.withTF32(tf32, on: device) { try inner.body(device) }
         }

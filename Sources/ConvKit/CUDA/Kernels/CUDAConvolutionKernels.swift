@@ -198,7 +198,7 @@ extension CUDABackend: ConvolutionKernels {
         guard algorithm == .auto, g.kernelHeight == g.kernelWidth, g.kernelHeight == 3 || g.kernelHeight == 5,
               min(g.inChannels, g.outChannels) >= Self.fftMinimumChannels,
               let frame = FFTConvTiling.frameSize(g), frame >= 16,
-              max(FFTConvTiling.outputTiles(g).count, FFTConvTiling.inputTiles(g).count) <= Self.fftMostAutoFrames
+              FFTConvTiling.framesPerPlane(g) <= Self.fftMostAutoFrames
         else { return false }
         return fftRuns(g)
     }

@@ -68,7 +68,7 @@ extension CUDABackend {
     func fftConvBackwardWeight(gradOutput: Storage, input: Storage, gradWeight: Storage, geometry g: Conv2dGeometry) throws {
         let (tiles, f) = try fftFrames(g, FFTConvTiling.outputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
-        let group = FFTConvTiling.outputChannelsPerGroup(g)
+        let group = FFTConvTiling.outputChannelsPerGroup(g), oneChunk = chunk >= g.n
         let dw = try workspace(floats: 2 * f * group * c)
         let spectra = try workspace(floats: 2 * f * chunk * tiles.count * (c + k))
         var first = 0
@@ -87,7 +87,7 @@ extension CUDABackend {
                 try complexGEMM(conjugateTransposeA: true, m: kg, n: c, k: rows, a: dy + CUdeviceptr(8 * k0), lda: k,
                                 strideA: rows * k, b: x, ldb: c, strideB: rows * c, accumulate: first > 0,
                                 c: dw.deviceAddress, ldc: c, strideC: kg * c, batch: f)
-                if count == g.n {
+                if oneChunk {
                     try fftInverse(dw.deviceAddress, images: kg, columns: c, top: 0, left: 0, height: g.kernelHeight,
                                    width: g.kernelWidth, tiles: .single(frame: tiles.frame),
                                    into: gradWeight.deviceAddress + CUdeviceptr(4 * k0 * c * g.kernelHeight * g.kernelWidth))
@@ -95,7 +95,7 @@ extension CUDABackend {
             }
             first += count
         }
-        if chunk < g.n {
+        if !oneChunk {
             try fftInverse(dw.deviceAddress, images: k, columns: c, top: 0, left: 0, height: g.kernelHeight, width: g.kernelWidth,
                            tiles: .single(frame: tiles.frame), into: gradWeight.deviceAddress)
         }
@@ -111,30 +111,28 @@ extension CUDABackend {
                          width: g.kernelWidth, top: 0, left: 0, tiles: .single(frame: s), into: w.deviceAddress)
     }
 
-    /// Whether `.fft` can run `g` on this backend: `FFTConvTiling.supports(g)`, at most
-    /// `fftMostRows` output channels and frames per chunk, and cuBLAS's complex GEMM loaded.
-    func fftRuns(_ g: Conv2dGeometry) -> Bool {
-        let frames = FFTConvTiling.imagesPerChunk(g) * max(FFTConvTiling.outputTiles(g).count, FFTConvTiling.inputTiles(g).count)
-        return FFTConvTiling.supports(g) && g.outChannels <= Self.fftMostRows && frames <= Self.fftMostRows
-            && blas?.library.gemmStridedBatchedEx != nil
+    /// Whether `.fft` can run `g` on this backend (`fftUnsupportedReason` is nil).
+    func fftRuns(_ g: Conv2dGeometry) -> Bool { fftUnsupportedReason(g) == nil }
+
+    /// Why `.fft` cannot run `g` on this backend, or nil: it needs `FFTConvTiling.supports(g)`, at
+    /// most `fftMostRows` output channels and frames per chunk, and cuBLAS's complex GEMM loaded.
+    private func fftUnsupportedReason(_ g: Conv2dGeometry) -> String? {
+        guard FFTConvTiling.supports(g) else { return FFTConvTiling.unsupportedReason(g) }
+        guard g.outChannels <= Self.fftMostRows,
+              FFTConvTiling.imagesPerChunk(g) * FFTConvTiling.framesPerPlane(g) <= Self.fftMostRows else {
+            return "algorithm fft takes at most \(Self.fftMostRows) output channels and frames per chunk of images"
+        }
+        guard blas?.library.gemmStridedBatchedEx != nil else {
+            return "algorithm fft needs cuBLAS's cublasGemmStridedBatchedEx on CUDA: \(blasDescription)"
+        }
+        return nil
     }
 
     /// A pass's frames and the frequencies per frame of `g`; throws `unsupported` when `.fft`
     /// cannot run it here.
     private func fftFrames(_ g: Conv2dGeometry, _ tiles: (Conv2dGeometry) -> FFTConvTiling.Tiles) throws
         -> (tiles: FFTConvTiling.Tiles, frequencies: Int) {
-        guard FFTConvTiling.supports(g) else {
-            throw ConvKitError.unsupported(op: "conv2d", message: FFTConvTiling.unsupportedReason(g))
-        }
-        guard g.outChannels <= Self.fftMostRows, FFTConvTiling.imagesPerChunk(g) * max(FFTConvTiling.outputTiles(g).count,
-              FFTConvTiling.inputTiles(g).count) <= Self.fftMostRows else {
-            throw ConvKitError.unsupported(op: "conv2d", message:
-                "algorithm fft takes at most \(Self.fftMostRows) output channels and frames per chunk of images")
-        }
-        guard blas?.library.gemmStridedBatchedEx != nil else {
-            throw ConvKitError.unsupported(op: "conv2d", message:
-                "algorithm fft needs cuBLAS's cublasGemmStridedBatchedEx on CUDA: \(blasDescription)")
-        }
+        if let reason = fftUnsupportedReason(g) { throw ConvKitError.unsupported(op: "conv2d", message: reason) }
         let t = tiles(g)
         return (t, FFTConvTiling.frequencies(frame: t.frame))
     }
