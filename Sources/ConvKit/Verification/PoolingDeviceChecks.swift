@@ -191,6 +191,7 @@ enum PoolingDeviceChecks {
             ([1, 2, 50, 1000], Window(kernel: 3, stride: 2, padding: 1), " several bands"),
             ([1, 2, 40, 40], Window(kernel: 16, stride: 8, padding: 8), " 256 taps (int32 backward)"),
             ([1, 2, 6, 5000], Window(kernel: 2, stride: 2, padding: 0), " width 5000 (int32 backward)"),
+            ([1, 2, 9, 3000], Window(kernel: 2, stride: 1, padding: 1), " k2 s1 width 3000 (staged backward, a row a band, over 48 KiB)"),
             ([1, 1, 3, 13_000], Window(kernel: 2, stride: 1, padding: 1), " width 13000 (per-window kernel)"),
             ([2, 3, 17, 24], Window(kernel: 2, stride: 2, padding: 0), " k2 s2 odd height (16-byte kernels)"),
             ([2, 3, 16, 20], Window(kernel: 2, stride: 2, padding: 0), " k2 s2 width 20 (unrolled band kernel)"),

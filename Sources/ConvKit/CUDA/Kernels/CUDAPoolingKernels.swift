@@ -129,7 +129,9 @@ extension CUDABackend: PoolingKernels {
     /// `PoolingKernels.maxPool2dBackward(…compactArgmax:…)`: for k2 s2 without padding on rows
     /// of a multiple of 8, a thread per 8 cells of a row (each cell lies in one window); otherwise
     /// a block per band of input rows, each cell gathering the windows over it whose argmax byte
-    /// names it (`ck_pool_max2d_backward_compact`).
+    /// names it: with dilation 1 and at most two candidate windows per dimension (k3 s2, k2 s2)
+    /// from the band's gradients and argmax bytes staged in shared memory
+    /// (`ck_pool_max2d_backward_staged2`), otherwise from global memory (`ck_pool_max2d_backward_compact`).
     public func maxPool2dBackward(_ gradOutput: Storage, compactArgmax: Storage, gradInput: Storage,
                                   geometry g: Pool2dGeometry) throws {
         guard g.planes * g.inputPlaneSize > 0 else { return }
@@ -139,16 +141,34 @@ extension CUDABackend: PoolingKernels {
                        [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g))
             return
         }
-        let bandRows = max(1, min(g.inputHeight, 4096 / g.inputWidth))
-        let bands = (g.inputHeight + bandRows - 1) / bandRows
-        // At most two candidate windows per dimension (dilation 1): the fixed-loop kernel.
+        var bandRows = max(1, min(g.inputHeight, 4096 / g.inputWidth))
         let twoCandidates = g.dilation.h == 1 && g.dilation.w == 1
             && (g.kernel.h + g.stride.h - 1) / g.stride.h <= 2 && (g.kernel.w + g.stride.w - 1) / g.stride.w <= 2
-        try launch(.pooling, twoCandidates ? "ck_pool_max2d_backward_compact2" : "ck_pool_max2d_backward_compact",
-                   LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: 8 * (g.inputWidth + bandRows)),
+        guard twoCandidates else {
+            let bands = (g.inputHeight + bandRows - 1) / bandRows
+            try launch(.pooling, "ck_pool_max2d_backward_compact",
+                       LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: 8 * (g.inputWidth + bandRows)),
+                       [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g)
+                        + Self.windowArguments(g, dilation: true) + [.int(bandRows), .int(bands)])
+            return
+        }
+        // The most windows (whole output rows) whose gradients a band of `rows` input rows reads.
+        func stagedWindows(_ rows: Int) -> Int {
+            min(g.outputHeight, (rows - 1 + g.kernel.h - 1) / g.stride.h + 1) * g.outputWidth
+        }
+        while bandRows > 1 && stagedWindows(bandRows) > Self.backwardStageWindows { bandRows = (bandRows + 1) / 2 }
+        let bands = (g.inputHeight + bandRows - 1) / bandRows, windows = stagedWindows(bandRows)
+        let shared = 8 * ((g.inputWidth + bandRows + 1) & ~1) + 16 * ((windows + 3) / 4 + 1) + 16 * ((windows + 18) / 16 + 2)
+        try launch(.pooling, "ck_pool_max2d_backward_staged2",
+                   LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: shared),
                    [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g)
-                    + Self.windowArguments(g, dilation: true) + [.int(bandRows), .int(bands)])
+                    + Self.windowArguments(g, dilation: false) + [.int(bandRows), .int(bands), .int(windows)])
     }
+
+    /// Output-gradient windows one block of `ck_pool_max2d_backward_staged2` aims to stage (32 KiB
+    /// of gradients, 8 KiB of argmax bytes); a band of one input row reads at most two output rows
+    /// (at most 8192 windows, as the compact argmax needs input rows of at most 4096).
+    private static let backwardStageWindows = 8192
 
     /// Whether the non-overlapping k2 s2 kernels apply: a 2×2 window with stride 2, no padding and
     /// dilation 1, rows of a multiple of 8 floats, and no partial window (16-byte loads and stores).

@@ -17,28 +17,40 @@ __device__ __forceinline__ float ck_max_nan(float a, float b) {
     return (a != a || a > b) ? a : b;
 }
 
-// Copies src[0, n) into shared memory at `stage4` (room for ⌈n / 4⌉ + 1 float4) with 16-byte
-// loads where src is aligned, the ragged ends one float at a time; returns s with s[k] = src[k]
-// (s lies 0–3 floats into the buffer: src's misalignment). No barrier: the caller synchronises
-// before (earlier readers) and after (before reading s). `src` must not change during the kernel.
-// UNROLL: how many of a thread's 16-byte loads the compiler may issue together.
-template <int UNROLL>
+// Copies src[0, n) into shared memory at `stage4` (room for ⌈n / 4⌉ + 1 float4); returns s with
+// s[k] = src[k] (s lies 0–3 floats into the buffer: src's misalignment). The whole 16-byte quads
+// inside src go as `cp.async` copies (global to shared memory, no registers), which a thread issues
+// back to back instead of waiting for each load before its store; the at most 3 ragged quads (the
+// first, when src is not aligned, and the last) go a float per thread by threads 0–11 (blockDim.x
+// ≥ 12). A thread waits for its own copies before it returns. No barrier: the caller synchronises
+// before (earlier readers of the buffer) and after (before reading s). `src` must not change
+// during the kernel.
 __device__ __forceinline__ const float* ck_stage_floats(const float* __restrict__ src, int n, float4* stage4) {
     float* stage = (float*)stage4;
     const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
     const int quads = (n + shift + 3) >> 2;
-    const float* aligned = src - shift;
-#pragma unroll UNROLL
-    for (int q = threadIdx.x; q < quads; q += blockDim.x) {
-        const int k0 = 4 * q - shift;
-        if (k0 >= 0 && k0 + 3 < n) {
-            stage4[q] = __ldg((const float4*)(aligned + 4 * q));
-        } else {
-            for (int t = 0; t < 4; ++t) {
-                if (k0 + t >= 0 && k0 + t < n) stage[4 * q + t] = __ldg(src + k0 + t);
-            }
-        }
+    const float4* aligned = (const float4*)(src - shift);
+    const int qa = shift != 0 ? 1 : 0, qb = max(qa, (n + shift) >> 2);  // quads [qa, qb) lie inside src
+#if __CUDA_ARCH__ >= 800
+    const unsigned base = (unsigned)__cvta_generic_to_shared(stage4);
+#endif
+#pragma unroll 4
+    for (int q = qa + (int)threadIdx.x; q < qb; q += (int)blockDim.x) {
+#if __CUDA_ARCH__ >= 800
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(base + 16u * (unsigned)q), "l"(aligned + q));
+#else  // no cp.async before Ampere: plain loads
+        stage4[q] = __ldg(aligned + q);
+#endif
     }
+    if (threadIdx.x < 12) {
+        const int slot = (int)threadIdx.x >> 2, t = (int)threadIdx.x & 3;
+        const int q = slot == 0 ? (qa == 1 ? 0 : -1) : qb + slot - 1;
+        const int k = 4 * q - shift + t;
+        if (q >= 0 && q < quads && k >= 0 && k < n) stage[4 * q + t] = __ldg(src + k);
+    }
+#if __CUDA_ARCH__ >= 800
+    asm volatile("cp.async.wait_all;\n" ::);
+#endif
     return stage + shift;
 }
 

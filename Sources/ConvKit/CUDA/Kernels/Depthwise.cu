@@ -418,7 +418,7 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
     const float* src = in + b0 * srcPer * inPlane + hLo * inW;
     const int n = bands > 1 ? (hHi - hLo) * inW : planes * srcPer * inPlane;
     // staged[p·inPlane + h·inW + w] = in[b0·srcPer + p, h, w]
-    const float* staged = ck_stage_floats<4>(src, n, dw_stage4) - hLo * inW;
+    const float* staged = ck_stage_floats(src, n, dw_stage4) - hLo * inW;
     __syncthreads();
     const int rowGroups = (rows + DW_ROWS - 1) / DW_ROWS;
     const int items = planes * outPer * rowGroups * outW;
@@ -484,44 +484,6 @@ DW_BAND_FORWARD_KERNEL(2)
     }
 DW_BAND_BACKWARD_INPUT_KERNEL(ck_dw3x3_band_backward_input_s1, false)
 DW_BAND_BACKWARD_INPUT_KERNEL(ck_dw3x3_band_backward_input_fan_s1, true)
-
-// ---------------------------------------------------------------------------------------------
-// ck_stage_floats with the 16-byte copies as `cp.async` (global to shared memory, no registers):
-// a thread issues all its copies back to back instead of waiting for each load before its store
-// (ck_stage_floats's per-quad branch for the ragged ends keeps the compiler from batching its
-// loads). The full quads [qa, qb) are copied asynchronously; the at most 3 ragged quads (the
-// first, when src is not aligned, and the last) a float per thread by threads 0–11. Same contract
-// as ck_stage_floats (returns s with s[k] = src[k], s 0–3 floats into `stage4`, which holds
-// ⌊(n + 6) / 4⌋ float4), except that it waits for its own copies; the caller's barrier follows.
-static __device__ __forceinline__ const float* dw_stage_floats_async(const float* __restrict__ src, int n,
-                                                                     float4* stage4) {
-    float* stage = (float*)stage4;
-    const int shift = (int)(((unsigned long long)src >> 2) & 3);  // stage[k + shift] = src[k]
-    const int quads = (n + shift + 3) >> 2;
-    const float4* aligned = (const float4*)(src - shift);
-    const int qa = shift != 0 ? 1 : 0, qb = max(qa, (n + shift) >> 2);  // quads [qa, qb) lie inside src
-#if __CUDA_ARCH__ >= 800
-    const unsigned base = (unsigned)__cvta_generic_to_shared(stage4);
-#endif
-#pragma unroll 4
-    for (int q = qa + (int)threadIdx.x; q < qb; q += (int)blockDim.x) {
-#if __CUDA_ARCH__ >= 800
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(base + 16u * (unsigned)q), "l"(aligned + q));
-#else  // no cp.async before Ampere: plain loads
-        stage4[q] = __ldg(aligned + q);
-#endif
-    }
-    if (threadIdx.x < 12) {
-        const int slot = (int)threadIdx.x >> 2, t = (int)threadIdx.x & 3;
-        const int q = slot == 0 ? (qa == 1 ? 0 : -1) : qb + slot - 1;
-        const int k = 4 * q - shift + t;
-        if (q >= 0 && q < quads && k >= 0 && k < n) stage[4 * q + t] = __ldg(src + k);
-    }
-#if __CUDA_ARCH__ >= 800
-    asm volatile("cp.async.wait_all;\n" ::);
-#endif
-    return stage + shift;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Forward tile kernels: the units and staging of dw3x3_band (whole base planes, or one band of
@@ -601,7 +563,7 @@ static __device__ __forceinline__ void dw3x3_tile_forward(const float* __restric
     const int n = bands > 1 ? (hHi - hLo) * inW : planes * inPlane;
     // staged[p·inPlane + h·inW + w] = x[b0 + p, h, w]
     // (one float4 of slack before, two after: the branch-free loop's reads past the edges)
-    const float* staged = dw_stage_floats_async(src, n, dw_stage4 + 1) - hLo * inW;
+    const float* staged = ck_stage_floats(src, n, dw_stage4 + 1) - hLo * inW;
     __syncthreads();
     const int colGroups = (outW + COLS - 1) / COLS;
     const int rowGroups = (rows + ROWS - 1) / ROWS;

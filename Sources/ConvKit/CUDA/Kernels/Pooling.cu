@@ -209,7 +209,7 @@ static __device__ __forceinline__ const float* ck_pool_stage_rows(const float* _
                                                                   int inW, int hLo, int hHi) {
     extern __shared__ float4 ck_pool_stage4[];
     __syncthreads();
-    const float* staged = ck_stage_floats<1>(x + (plane * inH + hLo) * inW, hHi > hLo ? (hHi - hLo) * inW : 0,
+    const float* staged = ck_stage_floats(x + (plane * inH + hLo) * inW, hHi > hLo ? (hHi - hLo) * inW : 0,
                                           ck_pool_stage4);
     __syncthreads();
     return staged - (i64)hLo * inW;
@@ -396,12 +396,15 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_k2s2_ve
 // so every input cell is written once, without atomics. A block takes `bandRows` input rows of a
 // plane; the candidate window ranges of every column and of the band's rows come from small
 // shared tables, so the per-cell work has no division (with dilation 1).
-// TWO_CANDIDATES (dilation 1, at most two candidate windows per dimension: span ≤ 2·stride, as
-// k3 s2 and k2 s2): fixed 2 × 2 candidate loops whose loads do not wait on the comparison, so
-// several rows' loads are in flight; a window whose argmax is elsewhere adds +0 (which can turn a
-// −0 sum into +0, nothing else).
-template <bool TWO_CANDIDATES>
-static __device__ __forceinline__ void ck_pool_max2d_backward_compact_band(
+static __device__ __forceinline__ void ck_pool_range_tables(int2* colRange, int inW, int outW, int kW, int sW, int pW,
+                                                             int dW) {
+    for (int iw = threadIdx.x; iw < inW; iw += blockDim.x) {
+        colRange[iw] = make_int2((int)max((i64)0, ck_pool_ceil_div(iw + pW - (i64)(kW - 1) * dW, sW)),
+                                 min(outW - 1, (iw + pW) / sW));
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact(
     const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes,
     i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64, i64 pW64,
     i64 dH64, i64 dW64, i64 bandRows64, i64 bands) {
@@ -411,10 +414,7 @@ static __device__ __forceinline__ void ck_pool_max2d_backward_compact_band(
     const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
     int2* colRange = ck_pool_ranges;          // [inW]: the windows ow whose columns may hold iw
     int2* rowRange = ck_pool_ranges + inW;    // [bandRows]: likewise for the band's rows
-    for (int iw = threadIdx.x; iw < inW; iw += blockDim.x) {
-        colRange[iw] = make_int2((int)max((i64)0, ck_pool_ceil_div(iw + pW - (i64)(kW - 1) * dW, sW)),
-                                 min(outW - 1, (iw + pW) / sW));
-    }
+    ck_pool_range_tables(colRange, inW, outW, kW, sW, pW, dW);
     const int cols = min(inW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
     const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
     for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
@@ -429,7 +429,6 @@ static __device__ __forceinline__ void ck_pool_max2d_backward_compact_band(
         __syncthreads();
         if (r0 >= rowsPerPass) continue;
         const i64 outPlane = plane * outH;
-#pragma unroll(TWO_CANDIDATES ? 4 : 1)
         for (int r = r0; r < ih1 - ih0; r += rowsPerPass) {
             const int ih = ih0 + r;
             const int2 rows = rowRange[r];
@@ -437,37 +436,20 @@ static __device__ __forceinline__ void ck_pool_max2d_backward_compact_band(
             for (int iw = c0; iw < inW; iw += cols) {
                 const int2 columns = colRange[iw];
                 float sum = 0.0f;
-                if (TWO_CANDIDATES) {
-#pragma unroll
-                    for (int i = 0; i < 2; ++i) {
-                        const int oh = rows.x + i, th = ih + pH - oh * sH;
-                        const i64 rowBase = (outPlane + oh) * outW;
-#pragma unroll
-                        for (int j = 0; j < 2; ++j) {
-                            const int ow = columns.x + j;
-                            if (oh <= rows.y && ow <= columns.y) {
-                                const unsigned char tap = argmax[rowBase + ow];
-                                const float g = dy[rowBase + ow];
-                                sum += tap == th * kW + iw + pW - ow * sW ? g : 0.0f;
-                            }
-                        }
+                for (int oh = rows.x; oh <= rows.y; ++oh) {
+                    int th = ih + pH - oh * sH;
+                    if (dH != 1) {
+                        if (th % dH != 0) continue;
+                        th /= dH;
                     }
-                } else {
-                    for (int oh = rows.x; oh <= rows.y; ++oh) {
-                        int th = ih + pH - oh * sH;
-                        if (dH != 1) {
-                            if (th % dH != 0) continue;
-                            th /= dH;
+                    const i64 rowBase = (outPlane + oh) * outW;
+                    for (int ow = columns.x; ow <= columns.y; ++ow) {
+                        int tw = iw + pW - ow * sW;
+                        if (dW != 1) {
+                            if (tw % dW != 0) continue;
+                            tw /= dW;
                         }
-                        const i64 rowBase = (outPlane + oh) * outW;
-                        for (int ow = columns.x; ow <= columns.y; ++ow) {
-                            int tw = iw + pW - ow * sW;
-                            if (dW != 1) {
-                                if (tw % dW != 0) continue;
-                                tw /= dW;
-                            }
-                            if (argmax[rowBase + ow] == th * kW + tw) sum += dy[rowBase + ow];
-                        }
+                        if (argmax[rowBase + ow] == th * kW + tw) sum += dy[rowBase + ow];
                     }
                 }
                 dxRow[iw] = sum;
@@ -476,16 +458,77 @@ static __device__ __forceinline__ void ck_pool_max2d_backward_compact_band(
     }
 }
 
-#define CK_POOL_MAX2D_BACKWARD_COMPACT(name, TWO_CANDIDATES)                                                       \
-    extern "C" __global__ void __launch_bounds__(256) name(                                                        \
-        const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes, \
-        i64 inH, i64 inW, i64 outH, i64 outW, i64 kH, i64 kW, i64 sH, i64 sW, i64 pH, i64 pW, i64 dH, i64 dW,      \
-        i64 bandRows, i64 bands) {                                                                                  \
-        ck_pool_max2d_backward_compact_band<TWO_CANDIDATES>(dy, argmax, dx, planes, inH, inW, outH, outW, kH, kW,  \
-                                                            sH, sW, pH, pW, dH, dW, bandRows, bands);              \
+// The same backward for dilation 1 and at most two candidate windows per dimension (a span of
+// at most 2·stride, as k3 s2 and k2 s2), with the band's output-gradient rows and their argmax
+// bytes staged in shared memory first (`cp.async`, ck_stage_floats; the bytes as whole 4-byte
+// words), so every load of the gather comes from there: fixed 2 × 2 candidate loops, and a window
+// whose argmax is elsewhere adds +0 (which can turn a −0 sum into +0, nothing else). Shared memory:
+// the column and row tables (int2, padded to 16 bytes), then ⌈n / 4⌉ + 1 float4 of gradients and
+// ⌈(n + 3) / 16⌉ + 2 float4 of argmax words, for n = `stagedWindows` (the host's bound on a band's
+// windows: whole output rows).
+extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_staged2(
+    const float* __restrict__ dy, const unsigned char* __restrict__ argmax, float* __restrict__ dx, i64 planes,
+    i64 inH64, i64 inW64, i64 outH64, i64 outW64, i64 kH64, i64 kW64, i64 sH64, i64 sW64, i64 pH64, i64 pW64,
+    i64 bandRows64, i64 bands, i64 stagedWindows) {
+    extern __shared__ int2 ck_pool_ranges[];
+    const int inH = (int)inH64, inW = (int)inW64, outH = (int)outH64, outW = (int)outW64;
+    const int kH = (int)kH64, kW = (int)kW64, sH = (int)sH64, sW = (int)sW64, pH = (int)pH64, pW = (int)pW64;
+    const int bandRows = (int)bandRows64;
+    int2* colRange = ck_pool_ranges;
+    int2* rowRange = ck_pool_ranges + inW;
+    float4* gradStage = (float4*)(ck_pool_ranges + ((inW + bandRows + 1) & ~1));
+    float4* tapStage = gradStage + ((int)stagedWindows + 3) / 4 + 1;
+    ck_pool_range_tables(colRange, inW, outW, kW, sW, pW, 1);
+    const int cols = min(inW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
+    const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
+    for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
+        const i64 plane = b / bands;
+        const int ih0 = (int)(b - plane * bands) * bandRows, ih1 = min(ih0 + bandRows, inH);
+        // The output rows [oLo, oHi] whose windows can hold a row of the band.
+        const int oLo = (int)max((i64)0, ck_pool_ceil_div(ih0 + pH - (i64)(kH - 1), sH));
+        const int oHi = min(outH - 1, (ih1 - 1 + pH) / sH);
+        const int windows = oHi >= oLo ? (oHi - oLo + 1) * outW : 0;
+        const i64 first = (plane * outH + oLo) * outW;
+        __syncthreads();  // the previous band's readers are done
+        for (int r = threadIdx.x; r < ih1 - ih0; r += blockDim.x) {
+            const int ih = ih0 + r;
+            rowRange[r] = make_int2((int)max((i64)0, ck_pool_ceil_div(ih + pH - (i64)(kH - 1), sH)),
+                                    min(outH - 1, (ih + pH) / sH));
+        }
+        const float* grads = ck_stage_floats(dy + first, windows, gradStage);
+        const i64 wordFirst = first & ~(i64)3;  // the argmax bytes as the 4-byte words that hold them
+        const int words = windows > 0 ? (int)((first + windows + 3 - wordFirst) >> 2) : 0;
+        const unsigned char* taps =
+            (const unsigned char*)ck_stage_floats((const float*)(argmax + wordFirst), words, tapStage) + (first - wordFirst);
+        __syncthreads();
+        if (r0 >= rowsPerPass) continue;
+#pragma unroll 4
+        for (int r = r0; r < ih1 - ih0; r += rowsPerPass) {
+            const int ih = ih0 + r;
+            const int2 rows = rowRange[r];
+            float* dxRow = dx + (plane * inH + ih) * inW;
+            for (int iw = c0; iw < inW; iw += cols) {
+                const int2 columns = colRange[iw];
+                float sum = 0.0f;
+#pragma unroll
+                for (int i = 0; i < 2; ++i) {
+                    const int oh = rows.x + i, th = ih + pH - oh * sH;
+                    const int rowBase = (oh - oLo) * outW;
+#pragma unroll
+                    for (int j = 0; j < 2; ++j) {
+                        const int ow = columns.x + j;
+                        if (oh <= rows.y && ow <= columns.y) {
+                            const unsigned char tap = taps[rowBase + ow];
+                            const float g = grads[rowBase + ow];
+                            sum += tap == th * kW + iw + pW - ow * sW ? g : 0.0f;
+                        }
+                    }
+                }
+                dxRow[iw] = sum;
+            }
+        }
     }
-CK_POOL_MAX2D_BACKWARD_COMPACT(ck_pool_max2d_backward_compact, false)
-CK_POOL_MAX2D_BACKWARD_COMPACT(ck_pool_max2d_backward_compact2, true)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Average pooling (dilation 1). A window's clipped bounds and divisor as CPUBackend.AvgWindows:
