@@ -27,12 +27,16 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
-        } else if runsOnFFT(algorithm, g) {
-            try fftConvForward(input: input, weight: weight, output: output, geometry: g)
+        } else if runsOnFFT(algorithm, g) || algorithm == .fft {
+            // The FFT's inverse transform and the tensor-core kernel add the bias as they write
+            // the output: one pass over it fewer.
+            try fftConvForward(input: input, weight: weight, bias: bias, output: output, geometry: g)
+            return
         } else if runsOnWinograd(algorithm, g, pass: .forward) {
             try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
         } else if runsOnTensorCores(algorithm, g, pass: .forward) {
-            try tensorCoreConvForward(input: input, weight: weight, output: output, geometry: g)
+            try tensorCoreConvForward(input: input, weight: weight, bias: bias, output: output, geometry: g)
+            return
         } else {
             switch try checkedAlgorithm(algorithm, g) {
             case .direct: try directConvForward(input: input, weight: weight, output: output, geometry: g)
@@ -40,7 +44,7 @@ extension CUDABackend: ConvolutionKernels {
             case .implicitGEMM: try implicitGEMMConvForward(input: input, weight: weight, output: output, geometry: g)
             case .depthwise: try depthwiseConvForward(input: input, weight: weight, output: output, geometry: g)
             case .winograd: try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
-            case .fft: try fftConvForward(input: input, weight: weight, output: output, geometry: g)
+            case .fft: preconditionFailure(".fft is taken above")
             case .sparseMatrix: try sparseMatrixConvForward(input: input, weight: weight, output: output, geometry: g)
             case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
             }

@@ -4,9 +4,10 @@
 /// `CUDA_C_32F`, strict fp32 or TF32 as `allowTF32` says). Without cuBLAS (or without that
 /// function) `.fft` throws `unsupported`.
 extension CUDABackend {
-    /// `output = conv(input, weight)` (no bias): `Y[f] = X[f] · W[f]ᴴ` per frame, the output
-    /// channels in groups of `FFTConvTiling.outputChannelsPerGroup` (one filter spectrum each).
-    func fftConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
+    /// `output = conv(input, weight) + bias`: `Y[f] = X[f] · W[f]ᴴ` per frame, the output
+    /// channels in groups of `FFTConvTiling.outputChannelsPerGroup` (one filter spectrum each); the
+    /// inverse transform adds the bias (when there is one) as it writes the output.
+    func fftConvForward(input: Storage, weight: Storage, bias: Storage?, output: Storage, geometry g: Conv2dGeometry) throws {
         let (tiles, f) = try fftFrames(g, FFTConvTiling.outputTiles)
         let k = g.outChannels, c = g.inChannels, chunk = FFTConvTiling.imagesPerChunk(g)
         let group = FFTConvTiling.outputChannelsPerGroup(g)
@@ -27,7 +28,7 @@ extension CUDABackend {
                                 c: y + CUdeviceptr(8 * k0), ldc: k, strideC: rows * k, batch: f)
             }
             try fftInverse(y, images: count, columns: k, top: 0, left: 0, height: g.outHeight, width: g.outWidth,
-                           tiles: tiles, into: output.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth))
+                           tiles: tiles, bias: bias, into: output.deviceAddress + CUdeviceptr(4 * first * k * g.outHeight * g.outWidth))
             first += count
         }
     }
@@ -153,12 +154,14 @@ extension CUDABackend {
     }
 
     /// `ck_fft_inverse_s{S}`: each frame's inverse transform (divided by S²), its `stepH × stepW`
-    /// results from (`top`, `left`) written to `images × columns` planes of `height × width`.
+    /// results from (`top`, `left`) written to `images × columns` planes of `height × width`, plus
+    /// `bias[column]` when a bias is given.
     private func fftInverse(_ spectrum: CUdeviceptr, images: Int, columns: Int, top: Int, left: Int,
-                            height: Int, width: Int, tiles: FFTConvTiling.Tiles, into planes: CUdeviceptr) throws {
+                            height: Int, width: Int, tiles: FFTConvTiling.Tiles, bias: Storage? = nil,
+                            into planes: CUdeviceptr) throws {
         let s = tiles.frame
         try launch(.fft, "ck_fft_inverse_s\(s)", fftLaunchShape(rows: images * tiles.count, columns: columns, frame: s),
-                   [.pointer(spectrum), .pointer(planes),
+                   [.pointer(spectrum), .pointer(planes), .optional(bias),
                     fftPlanes(images: images, columns: columns, height: height, width: width, top: top, left: left,
                               limitH: s, limitW: s, tiles: tiles)])
     }

@@ -72,17 +72,17 @@ extension CUDABackend {
     /// `Conv2dGeometry.inputGradientAsForward`).
     static func backwardInputGeometry(_ g: Conv2dGeometry) -> Conv2dGeometry { g.inputGradientAsForward }
 
-    /// `output = conv(input, weight)` (no bias) on tensor cores: 3xTF32 (about fp32's accuracy)
-    /// unless `allowTF32`, then 1xTF32.
-    func tensorCoreConvForward(input: Storage, weight: Storage, output: Storage, geometry g: Conv2dGeometry) throws {
-        try tensorCoreConv(input: input, weight: weight, flipped: false, output: output, gemm: g)
+    /// `output = conv(input, weight) + bias` on tensor cores: 3xTF32 (about fp32's accuracy)
+    /// unless `allowTF32`, then 1xTF32; the kernel adds the bias (when there is one) as it stores.
+    func tensorCoreConvForward(input: Storage, weight: Storage, bias: Storage?, output: Storage, geometry g: Conv2dGeometry) throws {
+        try tensorCoreConv(input: input, weight: weight, flipped: false, bias: bias, output: output, gemm: g)
     }
 
     /// `gradInput = ∂L/∂input` of a stride-1 convolution on tensor cores: the forward kernel run
     /// on `gradOutput` with the flipped, transposed weight (see `backwardInputGeometry`).
     func tensorCoreConvBackwardInput(gradOutput: Storage, weight: Storage, gradInput: Storage, geometry g: Conv2dGeometry) throws {
         precondition(g.strideH == 1 && g.strideW == 1, "tensorCoreConvBackwardInput needs stride 1")
-        try tensorCoreConv(input: gradOutput, weight: weight, flipped: true, output: gradInput,
+        try tensorCoreConv(input: gradOutput, weight: weight, flipped: true, bias: nil, output: gradInput,
                            gemm: Self.backwardInputGeometry(g))
     }
 
@@ -134,7 +134,8 @@ extension CUDABackend {
     }
 
     /// Repacks the weight (`ck_tc_prepare`), then runs the tensor-core GEMM of geometry `d`.
-    private func tensorCoreConv(input: Storage, weight: Storage, flipped: Bool, output: Storage, gemm d: Conv2dGeometry) throws {
+    private func tensorCoreConv(input: Storage, weight: Storage, flipped: Bool, bias: Storage?, output: Storage,
+                                gemm d: Conv2dGeometry) throws {
         typealias T = CUDATensorCoreTiling
         guard Self.tensorCoreConvSupports(d) else {
             throw ConvKitError.unsupported(op: "conv2d", message:
@@ -154,7 +155,7 @@ extension CUDABackend {
         let shape = LaunchShape(grid: ((pixels + T.rows - 1) / T.rows, d.groups * nPad / columns, 1),
                                 block: (2 * columns, 1, 1), sharedBytes: T.sharedBytes(columns: columns))
         try launch(.tensorCore, kernel, shape,
-                   [.storage(input), .storage(packed), .storage(table), .storage(output), d.algorithmKernelArgument,
+                   [.storage(input), .storage(packed), .storage(table), .optional(bias), .storage(output), d.algorithmKernelArgument,
                     .int(kPad), .int(nPad)])
     }
 }

@@ -167,10 +167,12 @@ __device__ __forceinline__ void ck_fft_forward(const float* __restrict__ planes,
 }
 
 // The inverse: planes of row blockIdx.y, columns from blockIdx.x · CK_FFT_GROUP, from their
-// spectra; the frame divided by S², its window written. Planes per warp as the forward pass.
+// spectra; the frame divided by S², its window written, plus bias[column] when `bias` is not null
+// (the forward pass's output channel: the same y + b as ck_conv_add_channel_bias after it). Planes
+// per warp as the forward pass.
 template <int S>
 __device__ __forceinline__ void ck_fft_inverse(const float2* __restrict__ spectrum, float* __restrict__ planes,
-                                               CkFFTPlanes p) {
+                                               const float* __restrict__ bias, CkFFTPlanes p) {
     using T = CkFFT<S>;
     extern __shared__ float4 ck_fft_shared[];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
@@ -229,9 +231,12 @@ __device__ __forceinline__ void ck_fft_inverse(const float2* __restrict__ spectr
             const CkFFTFrame frame = ck_fft_frame(p, row, first + j);
             float* plane = planes + frame.plane;
             const int rows = min((int)p.stepH, height - frame.h0), columns = min((int)p.stepW, width - frame.w0);
+            const bool biased = bias != nullptr;
+            const float b = biased ? __ldg(bias + first + j) : 0.0f;
             for (int index = l; index < rows * columns; index += S) {
                 const int h = index / columns, w = index % columns;
-                plane[(frame.h0 + h) * width + frame.w0 + w] = scratch[(h + top) * T::LD + w + left];
+                const float v = scratch[(h + top) * T::LD + w + left];
+                plane[(frame.h0 + h) * width + frame.w0 + w] = biased ? v + b : v;
             }
         }
         __syncwarp();
@@ -244,8 +249,9 @@ __device__ __forceinline__ void ck_fft_inverse(const float2* __restrict__ spectr
         ck_fft_forward<S>(planes, spectrum, p);                                                                \
     }                                                                                                          \
     extern "C" __global__ void __launch_bounds__(CK_FFT_THREADS)                                              \
-        ck_fft_inverse_s##S(const float2* __restrict__ spectrum, float* __restrict__ planes, CkFFTPlanes p) { \
-        ck_fft_inverse<S>(spectrum, planes, p);                                                                \
+        ck_fft_inverse_s##S(const float2* __restrict__ spectrum, float* __restrict__ planes,                  \
+                            const float* __restrict__ bias, CkFFTPlanes p) {                                   \
+        ck_fft_inverse<S>(spectrum, planes, bias, p);                                                          \
     }
 
 CK_FFT_KERNELS(8)

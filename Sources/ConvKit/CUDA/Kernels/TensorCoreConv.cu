@@ -177,8 +177,8 @@ static __device__ __forceinline__ void tc_multiply_slice(const float* as, const 
 // One block: output tile of pixels [m0, m0 + 128) × channels [n0, n0 + BN) of group `group`.
 template <int BN, bool SPLIT>
 static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, const float* __restrict__ wp,
-                                               const int4* __restrict__ table, float* __restrict__ y, const TcGeometry& g,
-                                               int kPad, int nPad) {
+                                               const int4* __restrict__ table, const float* __restrict__ bias,
+                                               float* __restrict__ y, const TcGeometry& g, int kPad, int nPad) {
     constexpr int THREADS = BN * 2;  // warps of 64×32: 2 along M, BN/32 along N
     constexpr int LDB = BN + TC_PAD;
     constexpr int A_STAGE = TC_BK * TC_LDA, B_STAGE = TC_BK * LDB;
@@ -256,7 +256,9 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
     }
     tc_wait<0>();
 
-    // Accumulator (mi, ni, r): pixel wm + 16·mi + gq + 8·(r/2), channel wn + 8·ni + 2·tq + r%2.
+    // Accumulator (mi, ni, r): pixel wm + 16·mi + gq + 8·(r/2), channel wn + 8·ni + 2·tq + r%2;
+    // plus the channel's bias when there is one (the y + b of ck_conv_add_channel_bias).
+    const float* groupBias = bias ? bias + group * N : nullptr;
 #pragma unroll
     for (int mi = 0; mi < 4; ++mi) {
 #pragma unroll
@@ -270,7 +272,10 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
 #pragma unroll
                 for (int e = 0; e < 2; ++e) {
                     const int n = n0 + wn + ni * 8 + 2 * tq + e;
-                    if (n < N) yRow[(i64)n * ohw] = acc[mi][ni][half * 2 + e];
+                    if (n < N) {
+                        const float v = acc[mi][ni][half * 2 + e];
+                        yRow[(i64)n * ohw] = groupBias ? v + __ldg(groupBias + n) : v;
+                    }
                 }
             }
         }
@@ -278,12 +283,12 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
 }
 
 // Grid: x over 128-pixel tiles, y over (group, BN-channel tile); block 2·BN threads; dynamic
-// shared memory TC_STAGES · 32 · ((128 + 8) + (BN + 8)) floats.
+// shared memory TC_STAGES · 32 · ((128 + 8) + (BN + 8)) floats. `bias` may be null.
 #define TC_KERNEL(name, BN, SPLIT)                                                                                   \
     extern "C" __global__ void __launch_bounds__(BN * 2, 1)                                                          \
         name(const float* __restrict__ x, const float* __restrict__ wp, const int4* __restrict__ table,             \
-             float* __restrict__ y, TcGeometry g, i64 kPad, i64 nPad) {                                              \
-        tc_conv<BN, SPLIT>(x, wp, table, y, g, (int)kPad, (int)nPad);                                                \
+             const float* __restrict__ bias, float* __restrict__ y, TcGeometry g, i64 kPad, i64 nPad) {             \
+        tc_conv<BN, SPLIT>(x, wp, table, bias, y, g, (int)kPad, (int)nPad);                                          \
     }
 
 TC_KERNEL(ck_tc_conv_tf32_n128, 128, false)
