@@ -18,6 +18,8 @@ struct CUDABenchCase {
     /// Warm-up (compilation, allocator, cuBLAS heuristics) for `warmups` runs, then `runs`
     /// timed runs, each between two CUDA events; the median. The peak of the allocator's bytes in
     /// live tensors over the timed runs counts every tensor alive at the time, the other cases' included.
+    /// Also the median host time of `body` (queueing its work, up to the end event): where it is
+    /// close to the event time, the GPU waited for the host.
     func measure(on backend: CUDABackend, warmups: Int = 3, runs: Int) throws -> CUDABenchResult {
         backend.allowTF32 = tf32
         defer { backend.allowTF32 = false }
@@ -27,14 +29,19 @@ struct CUDABenchCase {
         }
         try backend.synchronize()
         backend.resetPeakMemory()
-        var times: [Double] = []
+        var times: [Double] = [], hostTimes: [Double] = []
         for _ in 0..<max(runs, 1) {
             try prepare()
-            times.append(try backend.time { try body() })
+            times.append(try backend.time {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try body()
+                hostTimes.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            })
         }
         times.sort()
+        hostTimes.sort()
         return CUDABenchResult(benchCase: self, milliseconds: times[times.count / 2], runs: times.count,
-                               peakBytes: backend.memoryStatistics.peak)
+                               hostMilliseconds: hostTimes[hostTimes.count / 2], peakBytes: backend.memoryStatistics.peak)
     }
 }
 
@@ -43,6 +50,8 @@ struct CUDABenchResult {
     var benchCase: CUDABenchCase
     var milliseconds: Double
     var runs: Int
+    /// The median host time of one run's `body` (ms).
+    var hostMilliseconds: Double
     /// The most bytes in live device tensors at once while the case ran (its inputs included).
     var peakBytes: Int
 
@@ -57,7 +66,8 @@ struct CUDABenchResult {
     }
 
     var json: [String: Any] {
-        var j: [String: Any] = ["name": benchCase.name, "ms": milliseconds, "runs": runs, "peak_bytes": peakBytes]
+        var j: [String: Any] = ["name": benchCase.name, "ms": milliseconds, "runs": runs, "host_ms": hostMilliseconds,
+                                "peak_bytes": peakBytes]
         if let tflops { j["tflops"] = tflops }
         if let gbps { j["gbps"] = gbps }
         return j
