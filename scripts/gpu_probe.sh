@@ -16,7 +16,6 @@ R=/tmp/probe-results
 mkdir -p "$R"
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 export CONVKIT_KERNEL_CACHE=${CONVKIT_KERNEL_CACHE:-/tmp/convkit-kernels}
-SANITIZER=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 IFS='|' read -ra filters <<< "${FILTERS:-}"
 IFS='|' read -ra variants <<< "${VARIANTS:-}"
 IFS='|' read -ra sanitize <<< "${SANITIZE:-}"
@@ -39,18 +38,7 @@ for variant in "${variants[@]}"; do
     grep -E "GB/s|TFLOP/s|ms " "$R/variant-$name.txt" | cut -c1-100
 done
 
-for entry in "${sanitize[@]}"; do
-    IFS=: read -r tool filter seconds <<< "$entry"
-    echo "== compute-sanitizer --tool $tool, verify --filter $filter ($(date -u +%T))" | tee -a "$R/sanitizers.txt"
-    poison=1; [ "$tool" = initcheck ] && poison=0
-    CONVKIT_POISON_MEMORY=$poison timeout "$seconds" "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 \
-        "$BIN" verify --device cuda --skip-runtime-checks --filter "$filter" > /tmp/sanitizer-run.txt 2>&1
-    code=$?
-    grep -v '^\[' /tmp/sanitizer-run.txt >> "$R/sanitizers.txt"
-    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|passed, .* failed" /tmp/sanitizer-run.txt | tail -2
-    case $code in 0) ;; 124) echo "$tool $filter: stopped after $seconds s, not finished" | tee -a "$R/sanitizers.txt" ;;
-                  *) echo "$tool $filter: exit $code" | tee -a "$R/sanitizers.txt" ;; esac
-done
+[ ${#sanitize[@]} -gt 0 ] && scripts/gpu_sanitize.sh "$BIN" "$R/sanitizers.txt" "${sanitize[@]}"
 
 if [ ${#profile[@]} -gt 0 ]; then
     echo "== Nsight Compute ($(date -u +%T))"
