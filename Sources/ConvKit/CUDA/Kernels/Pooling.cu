@@ -396,12 +396,16 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_k2s2_ve
 // so every input cell is written once, without atomics. A block takes `bandRows` input rows of a
 // plane; the candidate window ranges of every column and of the band's rows come from small
 // shared tables, so the per-cell work has no division (with dilation 1).
-static __device__ __forceinline__ void ck_pool_range_tables(int2* colRange, int inW, int outW, int kW, int sW, int pW,
-                                                             int dW) {
-    for (int iw = threadIdx.x; iw < inW; iw += blockDim.x) {
-        colRange[iw] = make_int2((int)max((i64)0, ck_pool_ceil_div(iw + pW - (i64)(kW - 1) * dW, sW)),
-                                 min(outW - 1, (iw + pW) / sW));
-    }
+// The windows o in [x, y] of a dimension (outSize windows of k taps, dilation d, stride s,
+// padding p) whose span may hold input position i (y < x: none).
+static __device__ __forceinline__ int2 ck_pool_window_range(int i, int outSize, int k, int s, int p, int d) {
+    return make_int2((int)max((i64)0, ck_pool_ceil_div(i + p - (i64)(k - 1) * d, s)), min(outSize - 1, (i + p) / s));
+}
+
+// table[j] = the window range of input position first + j, for j < count.
+static __device__ __forceinline__ void ck_pool_range_table(int2* table, int first, int count, int outSize, int k,
+                                                            int s, int p, int d) {
+    for (int j = threadIdx.x; j < count; j += blockDim.x) table[j] = ck_pool_window_range(first + j, outSize, k, s, p, d);
 }
 
 extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact(
@@ -414,18 +418,14 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_compact
     const int dH = (int)dH64, dW = (int)dW64, bandRows = (int)bandRows64;
     int2* colRange = ck_pool_ranges;          // [inW]: the windows ow whose columns may hold iw
     int2* rowRange = ck_pool_ranges + inW;    // [bandRows]: likewise for the band's rows
-    ck_pool_range_tables(colRange, inW, outW, kW, sW, pW, dW);
+    ck_pool_range_table(colRange, 0, inW, outW, kW, sW, pW, dW);
     const int cols = min(inW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
     const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
     for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
         const i64 plane = b / bands;
         const int ih0 = (int)(b - plane * bands) * bandRows, ih1 = min(ih0 + bandRows, inH);
         __syncthreads();  // the previous band's readers are done
-        for (int r = threadIdx.x; r < ih1 - ih0; r += blockDim.x) {
-            const int ih = ih0 + r;
-            rowRange[r] = make_int2((int)max((i64)0, ck_pool_ceil_div(ih + pH - (i64)(kH - 1) * dH, sH)),
-                                    min(outH - 1, (ih + pH) / sH));
-        }
+        ck_pool_range_table(rowRange, ih0, ih1 - ih0, outH, kH, sH, pH, dH);
         __syncthreads();
         if (r0 >= rowsPerPass) continue;
         const i64 outPlane = plane * outH;
@@ -478,23 +478,19 @@ extern "C" __global__ void __launch_bounds__(256) ck_pool_max2d_backward_staged2
     int2* rowRange = ck_pool_ranges + inW;
     float4* gradStage = (float4*)(ck_pool_ranges + ((inW + bandRows + 1) & ~1));
     float4* tapStage = gradStage + ((int)stagedWindows + 3) / 4 + 1;
-    ck_pool_range_tables(colRange, inW, outW, kW, sW, pW, 1);
+    ck_pool_range_table(colRange, 0, inW, outW, kW, sW, pW, 1);
     const int cols = min(inW, (int)blockDim.x), rowsPerPass = (int)blockDim.x / cols;
     const int c0 = (int)threadIdx.x % cols, r0 = (int)threadIdx.x / cols;
     for (i64 b = blockIdx.x; b < planes * bands; b += gridDim.x) {
         const i64 plane = b / bands;
         const int ih0 = (int)(b - plane * bands) * bandRows, ih1 = min(ih0 + bandRows, inH);
         // The output rows [oLo, oHi] whose windows can hold a row of the band.
-        const int oLo = (int)max((i64)0, ck_pool_ceil_div(ih0 + pH - (i64)(kH - 1), sH));
-        const int oHi = min(outH - 1, (ih1 - 1 + pH) / sH);
+        const int oLo = ck_pool_window_range(ih0, outH, kH, sH, pH, 1).x;
+        const int oHi = ck_pool_window_range(ih1 - 1, outH, kH, sH, pH, 1).y;
         const int windows = oHi >= oLo ? (oHi - oLo + 1) * outW : 0;
         const i64 first = (plane * outH + oLo) * outW;
         __syncthreads();  // the previous band's readers are done
-        for (int r = threadIdx.x; r < ih1 - ih0; r += blockDim.x) {
-            const int ih = ih0 + r;
-            rowRange[r] = make_int2((int)max((i64)0, ck_pool_ceil_div(ih + pH - (i64)(kH - 1), sH)),
-                                    min(outH - 1, (ih + pH) / sH));
-        }
+        ck_pool_range_table(rowRange, ih0, ih1 - ih0, outH, kH, sH, pH, 1);
         const float* grads = ck_stage_floats(dy + first, windows, gradStage);
         const i64 wordFirst = first & ~(i64)3;  // the argmax bytes as the 4-byte words that hold them
         const int words = windows > 0 ? (int)((first + windows + 3 - wordFirst) >> 2) : 0;
