@@ -27,7 +27,7 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
-        } else if runsOnFFT(algorithm, g) || algorithm == .fft {
+        } else if runsOnFFT(algorithm, g) {
             // The FFT's inverse transform and the tensor-core kernel add the bias as they write
             // the output: one pass over it fewer.
             try fftConvForward(input: input, weight: weight, bias: bias, output: output, geometry: g)
@@ -44,7 +44,9 @@ extension CUDABackend: ConvolutionKernels {
             case .implicitGEMM: try implicitGEMMConvForward(input: input, weight: weight, output: output, geometry: g)
             case .depthwise: try depthwiseConvForward(input: input, weight: weight, output: output, geometry: g)
             case .winograd: try winogradConvForward(input: input, weight: weight, output: output, geometry: g)
-            case .fft: preconditionFailure(".fft is taken above")
+            case .fft:
+                try fftConvForward(input: input, weight: weight, bias: bias, output: output, geometry: g)
+                return
             case .sparseMatrix: try sparseMatrixConvForward(input: input, weight: weight, output: output, geometry: g)
             case .auto: preconditionFailure("auto is resolved by checkedAlgorithm")
             }

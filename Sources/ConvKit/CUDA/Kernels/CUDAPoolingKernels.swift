@@ -141,7 +141,7 @@ extension CUDABackend: PoolingKernels {
                        [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g))
             return
         }
-        var bandRows = max(1, min(g.inputHeight, 4096 / g.inputWidth))
+        let bandRows = max(1, min(g.inputHeight, 4096 / g.inputWidth))
         let twoCandidates = g.dilation.h == 1 && g.dilation.w == 1
             && (g.kernel.h + g.stride.h - 1) / g.stride.h <= 2 && (g.kernel.w + g.stride.w - 1) / g.stride.w <= 2
         guard twoCandidates else {
@@ -152,23 +152,16 @@ extension CUDABackend: PoolingKernels {
                         + Self.windowArguments(g, dilation: true) + [.int(bandRows), .int(bands)])
             return
         }
-        // The most windows (whole output rows) whose gradients a band of `rows` input rows reads.
-        func stagedWindows(_ rows: Int) -> Int {
-            min(g.outputHeight, (rows - 1 + g.kernel.h - 1) / g.stride.h + 1) * g.outputWidth
-        }
-        while bandRows > 1 && stagedWindows(bandRows) > Self.backwardStageWindows { bandRows = (bandRows + 1) / 2 }
-        let bands = (g.inputHeight + bandRows - 1) / bandRows, windows = stagedWindows(bandRows)
+        // The most windows (whole output rows) whose gradients a band reads: with two candidates
+        // and bandRows · inputWidth ≤ 4096, about 8192 at most (72 KiB of shared memory).
+        let windows = min(g.outputHeight, (bandRows - 1 + g.kernel.h - 1) / g.stride.h + 1) * g.outputWidth
+        let bands = (g.inputHeight + bandRows - 1) / bandRows
         let shared = 8 * ((g.inputWidth + bandRows + 1) & ~1) + 16 * ((windows + 3) / 4 + 1) + 16 * ((windows + 18) / 16 + 2)
         try launch(.pooling, "ck_pool_max2d_backward_staged2",
                    LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: shared),
                    [.storage(gradOutput), .storage(compactArgmax), .storage(gradInput)] + Self.planeArguments(g)
                     + Self.windowArguments(g, dilation: false) + [.int(bandRows), .int(bands), .int(windows)])
     }
-
-    /// Output-gradient windows one block of `ck_pool_max2d_backward_staged2` aims to stage (32 KiB
-    /// of gradients, 8 KiB of argmax bytes); a band of one input row reads at most two output rows
-    /// (at most 8192 windows, as the compact argmax needs input rows of at most 4096).
-    private static let backwardStageWindows = 8192
 
     /// Whether the non-overlapping k2 s2 kernels apply: a 2×2 window with stride 2, no padding and
     /// dilation 1, rows of a multiple of 8 floats, and no partial window (16-byte loads and stores).
