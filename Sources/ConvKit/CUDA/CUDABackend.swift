@@ -35,9 +35,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Why cuBLAS is not in use, when it is not.
     private(set) var blasUnavailableReason: String?
 
+    private let counterLock = NSLock()
+    private var counter: Storage?
     private let moduleLock = NSLock()
     private var modules: [String: OpaquePointer] = [:]
-    private var functions: [String: OpaquePointer] = [:]
+    /// Loaded kernels by module and name (looked up on every launch: no string is built for the key).
+    private var functions: [KernelKey: OpaquePointer] = [:]
+    private struct KernelKey: Hashable {
+        var module: CUDAKernelModule
+        var kernel: String
+    }
     /// Synchronise after every launch and name the kernel in any asynchronous error
     /// (`CONVKIT_CUDA_SYNC=1`, like `CUDA_LAUNCH_BLOCKING`).
     let synchronousLaunches = ProcessInfo.processInfo.environment["CONVKIT_CUDA_SYNC"] == "1"
@@ -301,7 +308,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// The function `kernel` of `module`, loading (and if needed compiling) the module first.
     func function(_ module: CUDAKernelModule, _ kernel: String) throws -> OpaquePointer {
-        let key = module.rawValue + ":" + kernel
+        let key = KernelKey(module: module, kernel: kernel)
         moduleLock.lock()
         defer { moduleLock.unlock() }
         if let function = functions[key] { return function }
@@ -378,6 +385,18 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Blocks for a grid-stride loop over `count` items with `block` threads per block.
     func gridSize(_ count: Int, block: Int = CUDABackend.elementwiseBlock) -> Int {
         max(1, min((count + block - 1) / block, multiprocessorCount * 32))
+    }
+
+    /// A zeroed 4-byte word for the kernels whose last block to finish does the final step: each
+    /// block counts itself in it and the last resets it to zero. Made on first use; one stream
+    /// runs one such kernel at a time.
+    func blockCounter() throws -> Storage {
+        counterLock.lock()
+        defer { counterLock.unlock() }
+        if let counter { return counter }
+        let made = try allocate(byteCount: 4)
+        counter = made
+        return made
     }
 
     /// A temporary device buffer of `count` floats (or int32s); it returns to the cache when

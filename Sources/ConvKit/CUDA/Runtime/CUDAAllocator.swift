@@ -40,8 +40,8 @@ final class CUDAAllocator: @unchecked Sendable {
     func allocate(byteCount: Int) throws -> (address: CUdeviceptr, blockSize: Int) {
         let size = Self.blockSize(for: byteCount)
         lock.lock()
-        if var blocks = free[size], let block = blocks.popLast() {
-            free[size] = blocks
+        // Popped in place: a copy of the list (`var blocks = free[size]`) would copy it on write.
+        if let block = free[size]?.popLast() {
             bytesCached -= size
             bytesInUse += size
             peakBytesInUse = max(peakBytesInUse, bytesInUse)

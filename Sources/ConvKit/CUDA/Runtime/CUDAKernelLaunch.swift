@@ -81,23 +81,23 @@ struct LaunchShape {
 
 /// Packs kernel arguments into the `void**` array `cuLaunchKernel` takes.
 enum KernelArgumentPacker {
-    /// Calls `body` with a pointer array whose entries point at each argument's bytes.
+    /// Calls `body` with a pointer array whose entries point at each argument's bytes. Both live
+    /// on the stack (this runs on every launch).
     static func withParameters<R>(_ arguments: [KernelArgument],
                                   _ body: (UnsafeMutablePointer<UnsafeMutableRawPointer?>?) throws -> R) rethrows -> R {
         var total = 0
-        var starts: [Int] = []
-        for argument in arguments {
-            starts.append(total)
-            total += (argument.byteCount + 7) / 8 * 8
+        for argument in arguments { total += (argument.byteCount + 7) / 8 * 8 }
+        return try withUnsafeTemporaryAllocation(byteCount: max(total, 8), alignment: 16) { buffer in
+            try withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: max(arguments.count, 1)) { pointers in
+                var offset = 0
+                for (index, argument) in arguments.enumerated() {
+                    let destination = buffer.baseAddress! + offset
+                    argument.write(to: destination)
+                    pointers[index] = destination
+                    offset += (argument.byteCount + 7) / 8 * 8
+                }
+                return try body(arguments.isEmpty ? nil : pointers.baseAddress)
+            }
         }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(total, 8), alignment: 16)
-        defer { buffer.deallocate() }
-        let pointers = UnsafeMutablePointer<UnsafeMutableRawPointer?>.allocate(capacity: max(arguments.count, 1))
-        defer { pointers.deallocate() }
-        for (index, argument) in arguments.enumerated() {
-            argument.write(to: buffer + starts[index])
-            pointers[index] = buffer + starts[index]
-        }
-        return try body(arguments.isEmpty ? nil : pointers)
     }
 }
