@@ -131,6 +131,15 @@ public protocol NNKernels {
     ///   the cross-entropy kernels then give NaN for such rows instead of reading out of bounds.
     func validateClassTargets(_ target: Storage, count: Int, classes: Int, ignoreIndex: Int, op: String) throws
 
+    /// The whole forward pass of `crossEntropy`: checks index targets as `validateClassTargets`
+    /// (op `op`), writes the rows as `crossEntropyForward` and, unless `reduction` is `.none`,
+    /// reduces them into `output` (and `normaliser`) as `crossEntropyReduce`. The default runs
+    /// those three; a backend may fuse them into one pass.
+    func crossEntropyLoss(logits: Storage, target: Storage, weight: Storage?,
+                          rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
+                          parameters: CrossEntropyParameters, reduction: Reduction,
+                          output: Storage?, normaliser: Storage?, op: String) throws
+
     /// Reduces per-row losses into the one-element `output`: `.sum` → `Σ loss`; `.mean` → `Σ loss / Σ rowWeight`
     /// (NaN when the weights sum to 0, e.g. when every row is ignored), and writes `Σ rowWeight` into the
     /// one-element `normaliser` when given. Sums run in Float64. Not called for `.none`.
@@ -147,4 +156,34 @@ public protocol NNKernels {
                               logits: Storage, target: Storage, weight: Storage?, logSumExp: Storage,
                               gradLogits: Storage?, gradTarget: Storage?,
                               parameters: CrossEntropyParameters) throws
+}
+
+extension NNKernels {
+    /// The default `crossEntropyLoss`: `crossEntropyLossInSteps`.
+    public func crossEntropyLoss(logits: Storage, target: Storage, weight: Storage?,
+                                 rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
+                                 parameters: CrossEntropyParameters, reduction: Reduction,
+                                 output: Storage?, normaliser: Storage?, op: String) throws {
+        try crossEntropyLossInSteps(logits: logits, target: target, weight: weight, rowLosses: rowLosses,
+                                    rowWeights: rowWeights, logSumExp: logSumExp, parameters: parameters,
+                                    reduction: reduction, output: output, normaliser: normaliser, op: op)
+    }
+
+    /// `crossEntropyLoss` as its three steps: `validateClassTargets` (index targets),
+    /// `crossEntropyForward`, then `crossEntropyReduce` (for `.sum` and `.mean`).
+    public func crossEntropyLossInSteps(logits: Storage, target: Storage, weight: Storage?,
+                                        rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
+                                        parameters: CrossEntropyParameters, reduction: Reduction,
+                                        output: Storage?, normaliser: Storage?, op: String) throws {
+        let layout = parameters.layout
+        if !parameters.probabilityTarget {
+            try validateClassTargets(target, count: layout.rows, classes: layout.dim,
+                                     ignoreIndex: parameters.ignoreIndex, op: op)
+        }
+        try crossEntropyForward(logits: logits, target: target, weight: weight, rowLosses: rowLosses,
+                                rowWeights: rowWeights, logSumExp: logSumExp, parameters: parameters)
+        guard reduction != .none, let output else { return }
+        try crossEntropyReduce(rowLosses: rowLosses, rowWeights: rowWeights, rows: layout.rows,
+                               reduction: reduction, output: output, normaliser: normaliser)
+    }
 }

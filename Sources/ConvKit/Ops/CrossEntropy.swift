@@ -57,11 +57,6 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
         try NNOpChecks.requireDevice(weight, logits.device, op, "weight")
         try require(weight.shape == [classes], op, "weight has shape \(weight.shape) but logits have \(classes) classes (expected [\(classes)])")
     }
-    if !probabilityTarget {
-        try backend(for: target.device).validateClassTargets(target.storage, count: target.count, classes: classes,
-                                                             ignoreIndex: ignoreIndex, op: op)
-    }
-
     let layout = classDim == 0 ? ReductionLayout(outer: 1, dim: classes, inner: 1) : ReductionLayout(shape: logits.shape, axis: 1)
     let parameters = CrossEntropyParameters(layout: layout, probabilityTarget: probabilityTarget,
                                             ignoreIndex: ignoreIndex, labelSmoothing: labelSmoothing)
@@ -70,24 +65,13 @@ public func crossEntropy(_ logits: Tensor, _ target: Tensor, weight: Tensor? = n
     let rowLosses = try Tensor.empty(rowShape, on: device)
     let rowWeights = try Tensor.empty(rowShape, on: device)
     let logSumExp = try Tensor.empty(rowShape, on: device)
-    try b.crossEntropyForward(logits: logits.storage, target: target.storage, weight: weight?.storage,
-                              rowLosses: rowLosses.storage, rowWeights: rowWeights.storage,
-                              logSumExp: logSumExp.storage, parameters: parameters)
-    let output: Tensor
-    var normaliser: Storage?
-    switch reduction {
-    case .none:
-        output = rowLosses
-    case .sum:
-        output = try Tensor.empty([], on: device)
-        try b.crossEntropyReduce(rowLosses: rowLosses.storage, rowWeights: rowWeights.storage, rows: layout.rows,
-                                 reduction: .sum, output: output.storage, normaliser: nil)
-    case .mean:
-        output = try Tensor.empty([], on: device)
-        normaliser = try b.allocateUninitialized(byteCount: DType.float32.size)  // written by the reduction
-        try b.crossEntropyReduce(rowLosses: rowLosses.storage, rowWeights: rowWeights.storage, rows: layout.rows,
-                                 reduction: .mean, output: output.storage, normaliser: normaliser)
-    }
+    let output = reduction == .none ? rowLosses : try Tensor.empty([], on: device)
+    // Σ weight of a mean, for the backward pass; written by the reduction.
+    let normaliser = reduction == .mean ? try b.allocateUninitialized(byteCount: DType.float32.size) : nil
+    try b.crossEntropyLoss(logits: logits.storage, target: target.storage, weight: weight?.storage,
+                           rowLosses: rowLosses.storage, rowWeights: rowWeights.storage, logSumExp: logSumExp.storage,
+                           parameters: parameters, reduction: reduction,
+                           output: reduction == .none ? nil : output.storage, normaliser: normaliser, op: op)
 
     let savedLogits = logits.storage, savedTarget = target.storage, savedWeight = weight?.storage
     let savedLogSumExp = logSumExp.storage

@@ -196,13 +196,59 @@ extension CUDABackend: NNKernels {
         if !parameters.probabilityTarget, let (suffix, shape) = rowsLaunch(layout) {
             try launch(.nn, "ck_nn_cross_entropy_rows_forward_" + suffix, shape,
                        [.storage(logits), .storage(target), .optional(weight), .storage(rowLosses), .storage(rowWeights),
-                        .storage(logSumExp), crossEntropyArguments(parameters)])
+                        .storage(logSumExp), crossEntropyArguments(parameters), Self.crossEntropyResults()])
             return
         }
         let (suffix, shape) = rowGroupLaunch(layout)
         try launch(.nn, "ck_nn_cross_entropy_forward_" + suffix, shape,
                    [.storage(logits), .storage(target), .optional(weight), .storage(rowLosses), .storage(rowWeights),
                     .storage(logSumExp), crossEntropyArguments(parameters)])
+    }
+
+    /// The CUDA implementation of `NNKernels.crossEntropyLoss`. Class-index targets in rows
+    /// (`inner == 1`, at most 1024 classes) take one launch: the rows, their reduction and the
+    /// target check, whose last block to finish combines the blocks' sums and bad positions
+    /// (`nn_cross_entropy_finish` in NN.cu); the result of the check is read at the next
+    /// synchronisation, as `validateClassTargets`'s. Other layouts run the three steps.
+    public func crossEntropyLoss(logits: Storage, target: Storage, weight: Storage?,
+                                 rowLosses: Storage, rowWeights: Storage, logSumExp: Storage,
+                                 parameters: CrossEntropyParameters, reduction: Reduction,
+                                 output: Storage?, normaliser: Storage?, op: String) throws {
+        let layout = parameters.layout
+        // A block per row (more than 1024 classes) holds a whole multiprocessor, so the finishing
+        // step would not overlap another block's loads: 4096 × 32 000 took 0.25 ms fused against
+        // 0.19 ms in steps on the H200.
+        guard !parameters.probabilityTarget, layout.rows > 0, layout.dim <= 1024,
+              let (suffix, shape) = rowsLaunch(layout) else {
+            try crossEntropyLossInSteps(logits: logits, target: target, weight: weight, rowLosses: rowLosses,
+                                        rowWeights: rowWeights, logSumExp: logSumExp, parameters: parameters,
+                                        reduction: reduction, output: output, normaliser: normaliser, op: op)
+            return
+        }
+        let blocks = shape.grid.x
+        // 8-byte words: the check's result (2), each block's lowest bad row, then its two sums.
+        let results = try allocateUninitialized(byteCount: 8 * (2 + 3 * blocks))
+        let base = results.deviceAddress
+        let fields = Self.crossEntropyResults(partials: base + UInt64(8 * (2 + blocks)), badRows: base + 16,
+                                              counter: try blockCounter().deviceAddress, found: base,
+                                              output: output?.deviceAddress ?? 0,
+                                              normaliser: normaliser?.deviceAddress ?? 0, mean: reduction == .mean)
+        try launch(.nn, "ck_nn_cross_entropy_rows_forward_" + suffix, shape,
+                   [.storage(logits), .storage(target), .optional(weight), .storage(rowLosses), .storage(rowWeights),
+                    .storage(logSumExp), crossEntropyArguments(parameters), fields])
+        try deferTargetCheck(result: results, classes: layout.dim, op: op)
+    }
+
+    /// `NNCrossEntropyResults` of `NN.cu` by value: six device addresses and the mean flag. All
+    /// zero (the default): the kernel writes the rows only.
+    private static func crossEntropyResults(partials: CUdeviceptr = 0, badRows: CUdeviceptr = 0, counter: CUdeviceptr = 0,
+                                            found: CUdeviceptr = 0, output: CUdeviceptr = 0, normaliser: CUdeviceptr = 0,
+                                            mean: Bool = false) -> KernelArgument {
+        var bytes: [UInt8] = []
+        for word in [partials, badRows, counter, found, output, normaliser, mean ? 1 : 0] {
+            withUnsafeBytes(of: word) { bytes += $0 }
+        }
+        return .bytes(bytes)
     }
 
     /// Checks the targets on the device without waiting: the first bad position (and its index)
@@ -221,6 +267,12 @@ extension CUDABackend: NNKernels {
                                   [.storage(target), .int(count), .int(classes), .int(ignoreIndex), .storage(result)])
             try launch(.nn, "ck_nn_fetch_bad_target", LaunchShape(grid: 1, block: 1), [.storage(target), .storage(result)])
         }
+        try deferTargetCheck(result: result, classes: classes, op: op)
+    }
+
+    /// Reports the target check whose result (the first bad position, all ones when none, and
+    /// its value) the queued work leaves in `result`, at the next synchronisation.
+    private func deferTargetCheck(result: Storage, classes: Int, op: String) throws {
         let device = self.device
         try deferCheck(DeferredCheck(result: result) { position, value in
             ConvKitError.invalidArgument(op: op, message:

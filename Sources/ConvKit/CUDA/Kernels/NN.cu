@@ -682,6 +682,86 @@ static __device__ __forceinline__ void nn_cross_entropy_rows_forward(const float
     }
 }
 
+// Where the fused pass leaves what the launch found: per-block values, the validation result
+// and the reduction.
+struct NNCrossEntropyResults {
+    double* partials;             // 2 · gridDim.x: each block's loss sum, then each block's weight sum
+    unsigned long long* badRows;  // gridDim.x: each block's lowest bad row (all ones when none)
+    unsigned int* counter;        // blocks finished; 0 before the launch, and reset to 0 by the last block;
+                                  // null: only the rows (crossEntropyForward), no reduction or check
+    unsigned long long* found;    // [lowest bad row or all ones, its index], as ck_nn_check_targets_block
+    float* out;                   // Σ loss (sum) or Σ loss / Σ weight (mean); null for reduction none
+    float* normaliser;            // Σ weight, or null
+    i64 mean;
+};
+
+// The end of the fused pass (every thread of every block): each block adds the losses and
+// weights of its rows, which its threads have just written (in row order per group, then Float64
+// across the groups), and finds its lowest bad target among the rows whose weight is NaN. The
+// last block to finish combines the blocks' values in block order (a fixed order: deterministic
+// for a given grid) and writes the reduction and the validation result, so that the loss, its
+// reduction and the target check take one launch.
+template <int MODE>
+static __device__ __forceinline__ void nn_cross_entropy_finish(const float* losses, const float* rowWeights,
+                                                               const int* __restrict__ indices, NNCrossEntropyArgs a,
+                                                               NNCrossEntropyResults res) {
+    __shared__ double scratch[32];
+    __shared__ unsigned long long lowest;
+    __shared__ bool isLast;
+    const NNGroup<MODE> group;
+    if (threadIdx.x == 0) lowest = ~0ull;
+    __syncthreads();  // the block's rows written (and `lowest` set) before they are read
+    float groupLoss = 0.0f, groupWeight = 0.0f;
+    if (group.lane == 0) {
+        bool seenBad = false;
+        for (i64 r = group.first; r < a.outer; r += group.step) {
+            const float rowWeight = rowWeights[r];
+            groupLoss += losses[r];
+            groupWeight += rowWeight;
+            if (isnan(rowWeight) && !seenBad) {  // a bad index, or a NaN class weight
+                const i64 t = indices[r];
+                if (t != a.ignoreIndex && (t < 0 || t >= a.classes)) {
+                    atomicMin(&lowest, (unsigned long long)r);  // this group's later rows are higher
+                    seenBad = true;
+                }
+            }
+        }
+    }
+    const double lossSum = ck_block_sum_double(groupLoss, scratch);
+    const double weightSum = ck_block_sum_double(groupWeight, scratch);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        res.partials[blockIdx.x] = lossSum;
+        res.partials[gridDim.x + blockIdx.x] = weightSum;
+        res.badRows[blockIdx.x] = lowest;
+        __threadfence();  // the values before the count that makes them visible to the last block
+        isLast = atomicAdd(res.counter, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!isLast) return;
+    __threadfence();
+    double totalLoss = 0.0, totalWeight = 0.0;
+    unsigned long long bad = ~0ull;
+    for (unsigned b = threadIdx.x; b < gridDim.x; b += blockDim.x) {
+        totalLoss += __ldcg(res.partials + b);  // from L2: other blocks wrote them
+        totalWeight += __ldcg(res.partials + gridDim.x + b);
+        bad = min(bad, __ldcg(res.badRows + b));
+    }
+    totalLoss = ck_block_sum_double(totalLoss, scratch);
+    totalWeight = ck_block_sum_double(totalWeight, scratch);
+    if (threadIdx.x == 0) lowest = ~0ull;
+    __syncthreads();
+    if (bad != ~0ull) atomicMin(&lowest, bad);
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        if (res.out) res.out[0] = res.mean ? (float)(totalLoss / totalWeight) : (float)totalLoss;
+        if (res.normaliser) res.normaliser[0] = (float)totalWeight;
+        res.found[0] = lowest;
+        if (lowest != ~0ull) res.found[1] = (unsigned long long)(long long)indices[lowest];
+        *res.counter = 0;
+    }
+}
+
 // One value of the index-target gradient: (p·Σa − a) scaled, as nn_cross_entropy_backward.
 struct NNCrossEntropyRowGradient {
     float lse, scaledSum, scaledSmoothing, targetTerm;
@@ -748,12 +828,13 @@ static __device__ __forceinline__ void nn_cross_entropy_rows_backward(const floa
     extern "C" __global__ void __launch_bounds__(BOUND) ck_nn_cross_entropy_rows_forward_##SUFFIX(              \
         const float* __restrict__ x, const int* __restrict__ target, const float* __restrict__ w,              \
         float* __restrict__ losses, float* __restrict__ rowWeights, float* __restrict__ lses,                  \
-        NNCrossEntropyArgs a) {                                                                                 \
+        NNCrossEntropyArgs a, NNCrossEntropyResults res) {                                                      \
         __shared__ float scratch[32];                                                                           \
         if (nn_rows_vectorisable(a.classes, x, x, x))                                                           \
             nn_cross_entropy_rows_forward<MODE, V, true>(x, target, w, losses, rowWeights, lses, a, scratch);  \
         else                                                                                                    \
             nn_cross_entropy_rows_forward<MODE, V, false>(x, target, w, losses, rowWeights, lses, a, scratch); \
+        if (res.counter) nn_cross_entropy_finish<MODE>(losses, rowWeights, target, a, res);                     \
     }                                                                                                           \
     extern "C" __global__ void __launch_bounds__(BOUND) ck_nn_cross_entropy_rows_backward_##SUFFIX(             \
         const float* __restrict__ g, i64 perRow, const float* __restrict__ normaliser,                         \
