@@ -110,6 +110,9 @@ def all_cases(device):
         cases += gradient_cases(f"softmax {rows}x{classes}", [logits], lambda a: F.softmax(a, dim=1))
         target = (torch.arange(rows, device=device) * 7) % classes
         cases += gradient_cases(f"crossEntropy {rows}x{classes}", [logits], lambda a, t=target: F.cross_entropy(a, t))
+    # The fixed cost of one op between two events (dispatch, output, launch): a one-element add.
+    one = torch.randn(1, device=device)
+    cases.append(("add 1 element (launch floor) fwd", lambda: None, lambda: one + one, False))
     cases += training_step_cases(device)
     # Forward cases run without recording a graph, as ConvKit's do.
     return [(name, prepare, (lambda b=body: forward_only(lambda: b())()) if name.endswith(" fwd") else body, tf32)

@@ -156,6 +156,9 @@ enum CUDABenchmarkSuite {
                 try crossEntropy($0[0], target)
             }
         }
+        // The fixed cost of one op between two events (checks, output, launch): a one-element add.
+        let one = try Tensor.normal([1], on: device)
+        cases.append(CUDABenchCase(name: "add 1 element (launch floor) fwd", body: { _ = try one + one }))
         cases += try trainingStepCases(device: device)
         return cases
     }
