@@ -11,7 +11,8 @@ extension CUDABackend: ConvolutionKernels {
     /// `winogradMinimumChannels` channels each way with `.winograd` (`runsOnWinograd`; the TF32
     /// weight gradient from `winogradMinimumChannelsTF32WeightGradient`), and
     /// `.auto` and `.implicitGEMM` run the forward pass, the input
-    /// gradient of stride-1 layers and the weight gradient on tensor cores
+    /// gradient of stride-1 layers and the weight gradient on tensor cores (`.auto` the two
+    /// gradients from `tensorCoreMinimumGradientOutputChannels` output channels)
     /// (`CUDATensorCoreConv.swift`: 3xTF32 in strict fp32, 1xTF32 with `allowTF32`; see
     /// `runsOnTensorCores`); `.implicitGEMM` runs the rest on the CUDA-core kernels
     /// (`CUDAImplicitGEMMConv.swift`), `.auto` on im2col, except the input gradient of a strided
@@ -127,13 +128,15 @@ extension CUDABackend: ConvolutionKernels {
     }
 
     /// Sums each channel over images and positions, Float32 per plane and Float64 across planes
-    /// as the CPU: large planes a block each into per-plane sums, which one thread per channel adds
-    /// in image order (`ck_conv_bias_plane_sums`, `ck_conv_bias_sum_planes`); small ones a warp
-    /// each, one block per channel (`ck_conv_bias_grad_warp`).
+    /// as the CPU: large planes, or fewer channels than multiprocessors, a block per plane into
+    /// per-plane sums, which a block per channel adds (`ck_conv_bias_plane_sums`,
+    /// `ck_conv_bias_sum_planes`); small planes of many channels a warp each, one block per
+    /// channel (`ck_conv_bias_grad_warp`: a block per channel alone would leave most of the GPU
+    /// idle, 69 µs for LeNet conv1's 6 channels of 256 × 28 × 28 under Nsight Compute).
     public func channelBiasGradient(gradOutput: Storage, gradBias: Storage, n: Int, channels: Int, spatial: Int) throws {
         guard channels > 0 else { return }
         if n * spatial == 0 { try fill(gradBias, count: channels, value: 0); return }
-        guard spatial >= Self.biasGradientBlockPlane else {
+        guard spatial >= Self.biasGradientBlockPlane || channels < multiprocessorCount else {
             try launch(.convolution, "ck_conv_bias_grad_warp", LaunchShape(grid: min(channels, 1 << 16), block: 256),
                        [.storage(gradOutput), .storage(gradBias), .int(n), .int(channels), .int(spatial)])
             return
@@ -141,8 +144,8 @@ extension CUDABackend: ConvolutionKernels {
         let planes = n * channels, planeSums = try workspace(floats: planes)
         try launch(.convolution, "ck_conv_bias_plane_sums", LaunchShape(grid: min(planes, multiprocessorCount * 16), block: 256),
                    [.storage(gradOutput), .storage(planeSums), .int(planes), .int(spatial)])
-        try launchElementwise(.convolution, "ck_conv_bias_sum_planes", count: channels,
-                              [.storage(planeSums), .storage(gradBias), .int(n), .int(channels)])
+        try launch(.convolution, "ck_conv_bias_sum_planes", LaunchShape(grid: min(channels, 1 << 16), block: 256),
+                   [.storage(planeSums), .storage(gradBias), .int(n), .int(channels)])
     }
 
     /// Planes at least this large are summed by a whole block in the bias gradient, smaller ones by a warp.
@@ -156,14 +159,25 @@ extension CUDABackend: ConvolutionKernels {
     /// for every layer but a depthwise one. Measured on the H200 (BENCHMARKS.md), the tensor-core
     /// forward pass and stride-1 input gradient beat im2col + cuBLAS on all six benchmark layers,
     /// in strict fp32 (3xTF32 against cuBLAS SGEMM) and in TF32.
+    /// `.auto` leaves the gradients of layers with fewer output channels than
+    /// `tensorCoreMinimumGradientOutputChannels` to im2col.
     private func runsOnTensorCores(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry, pass: ConvPass) -> Bool {
         guard algorithm == .implicitGEMM || (algorithm == .auto && !g.isDepthwise) else { return false }
+        let narrow = algorithm == .auto && g.outChannels < Self.tensorCoreMinimumGradientOutputChannels
         switch pass {
         case .forward: return Self.tensorCoreConvSupports(g)
-        case .input: return Self.tensorCoreConvSupportsBackwardInput(g)
-        case .weight: return Self.tensorCoreConvSupportsBackwardWeight(g)
+        case .input: return !narrow && Self.tensorCoreConvSupportsBackwardInput(g)
+        case .weight: return !narrow && Self.tensorCoreConvSupportsBackwardWeight(g)
         }
     }
+
+    /// Fewest output channels for which `.auto` runs a layer's gradients on tensor cores (its
+    /// forward pass runs there at any width). The kernels' output tiles are 64 channels wide:
+    /// LeNet-5's layers (6 and 16 output channels, batch 256) took, input gradient and weight
+    /// gradient, 0.140 / 0.149 and 0.111 / 0.095 ms on them against im2col's 0.052 / 0.125 and
+    /// 0.055 / 0.087 ms on the H200 (`lenet-layer` cases of `convkit bench`, 2026-12-04), while
+    /// the tensor cores won from 64 channels (AlexNet's layers). 32 lies between, not measured.
+    static let tensorCoreMinimumGradientOutputChannels = 32
 
     /// Fewest input and output channels for which `.auto` runs a 3×3 or 5×5 stride-1 layer with
     /// Winograd. Measured on the H200 (BENCHMARKS.md, 2026-12-03): at 64-384 channels Winograd's

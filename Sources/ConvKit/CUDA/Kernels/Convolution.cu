@@ -28,11 +28,13 @@ extern "C" __global__ void ck_conv_add_channel_bias(float* y, const float* bias,
     CK_LOOP(i, total) y[i] += bias[(i / spatial) % channels];
 }
 
-// gradBias[c] = Σ_{image, p} dy[image, c, p] for large planes, in two launches (as the CPU: Float32
-// per plane, Float64 across planes in image order). First each plane (image, c) is summed in float
-// by a whole block (grid-stride over planes) into planeSums[image·channels + c]; then one thread per
-// channel adds its planes' sums in double in image order. (One block per channel doing both left
-// most of the GPU idle: 0.62 ms for AlexNet conv1's 64 channels of 128 × 55 × 55 on the H200.)
+// gradBias[c] = Σ_{image, p} dy[image, c, p] for large planes or few channels, in two launches (as
+// the CPU: Float32 per plane, Float64 across planes). First each plane (image, c) is summed in
+// float by a whole block (grid-stride over planes) into planeSums[image·channels + c]; then a block
+// per channel adds its planes' sums in double (each thread the images t, t + blockDim.x, …, then
+// a fixed-order block reduction). (One block per channel doing both left most of the GPU idle:
+// 0.62 ms for AlexNet conv1's 64 channels of 128 × 55 × 55 on the H200; one thread per channel
+// for the second step, 16 µs for 256 channels of 128 images.)
 extern "C" __global__ void ck_conv_bias_plane_sums(const float* dy, float* planeSums, i64 planes, i64 spatial) {
     __shared__ float scratch[32];
     for (i64 index = blockIdx.x; index < planes; index += gridDim.x) {
@@ -45,15 +47,18 @@ extern "C" __global__ void ck_conv_bias_plane_sums(const float* dy, float* plane
 }
 
 extern "C" __global__ void ck_conv_bias_sum_planes(const float* planeSums, float* gradBias, i64 n, i64 channels) {
-    CK_LOOP(c, channels) {
+    __shared__ double scratch[32];
+    for (i64 c = blockIdx.x; c < channels; c += gridDim.x) {
         double total = 0.0;
-        for (i64 image = 0; image < n; ++image) total += (double)planeSums[image * channels + c];
-        gradBias[c] = (float)total;
+        for (i64 image = threadIdx.x; image < n; image += blockDim.x) total += (double)planeSums[image * channels + c];
+        total = ck_block_sum_double(total, scratch);
+        if (threadIdx.x == 0) gradBias[c] = (float)total;
     }
 }
 
-// The same for small planes: each warp of the block sums planes image = warp, warp + warps, … (a
-// float per plane), adds them in double, and the warps' doubles are added by a block reduction.
+// The same for small planes of many channels: a block per channel, each of its warps sums planes
+// image = warp, warp + warps, … (a float per plane) and adds them in double, and the warps'
+// doubles are added by a block reduction.
 extern "C" __global__ void ck_conv_bias_grad_warp(const float* dy, float* gradBias, i64 n, i64 channels, i64 spatial) {
     __shared__ double scratch[32];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
