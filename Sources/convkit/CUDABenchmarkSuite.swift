@@ -94,6 +94,12 @@ enum CUDABenchmarkSuite {
         ConvShape(name: "3x3 N128 256-256 p1 14", n: 128, cin: 256, cout: 256, k: 3, stride: 1, pad: 1, h: 14, groups: 1),
     ]
 
+    /// LeNet-5's convolutions at the training step's batch of 256.
+    static let lenetShapes = [
+        ConvShape(name: "conv1 N256 1-6 k5 p2 28", n: 256, cin: 1, cout: 6, k: 5, stride: 1, pad: 2, h: 28, groups: 1),
+        ConvShape(name: "conv2 N256 6-16 k5 14", n: 256, cin: 6, cout: 16, k: 5, stride: 1, pad: 0, h: 14, groups: 1),
+    ]
+
     /// MobileNet's depthwise 3×3 layers, batch 128.
     static let depthwiseShapes = [
         ConvShape(name: "depthwise3x3 N128 C32 s1 112", n: 128, cin: 32, cout: 32, k: 3, stride: 1, pad: 1, h: 112, groups: 32),
@@ -117,6 +123,19 @@ enum CUDABenchmarkSuite {
                 let label = "conv2d \(shape.name) [\(algorithm.rawValue)]\(tf32 ? " tf32" : "")"
                 cases += gradientCases(label, flops: shape.flops, bytes: nil, tf32: tf32, inputs: [x, w],
                                        names: ["input", "weight"]) { inputs in
+                    try conv2d(inputs[0], inputs[1], stride: Size2d(shape.stride), padding: .explicit(Size2d(shape.pad)),
+                               algorithm: algorithm)
+                }
+            }
+        }
+        // LeNet-5's two layers under each algorithm that runs them, strict fp32: what `.auto` should
+        // choose for small layers (no PyTorch counterpart; not in the issue's tables).
+        for shape in lenetShapes {
+            let x = try Tensor.normal([shape.n, shape.cin, shape.h, shape.h], on: device)
+            let w = try Tensor.normal([shape.cout, shape.cin, shape.k, shape.k], std: 0.05, on: device)
+            for algorithm in [ConvAlgorithm.auto, .im2colGEMM, .direct, .implicitGEMM] {
+                cases += gradientCases("lenet-layer \(shape.name) (\(algorithm.rawValue))", flops: shape.flops, bytes: nil,
+                                       inputs: [x, w], names: ["input", "weight"]) { inputs in
                     try conv2d(inputs[0], inputs[1], stride: Size2d(shape.stride), padding: .explicit(Size2d(shape.pad)),
                                algorithm: algorithm)
                 }
