@@ -63,7 +63,7 @@ enum ConvolutionAlgorithmDeviceChecks {
 
         // Depthwise: random geometries (channel multiplier 1-2), MobileNet-like blocks.
         for _ in 0..<7 { result.append(conv(.depthwise, randomDepthwiseCase(&g))) }
-        for (channels, size, stride) in [(8, 16, 1), (12, 15, 2), (32, 14, 1), (16, 28, 2)] {
+        for (channels, size, stride) in [(8, 16, 1), (12, 15, 2), (32, 14, 1), (16, 28, 2), (64, 7, 1), (24, 9, 1), (40, 7, 2)] {
             result.append(conv(.depthwise, Case(n: 2, inChannels: channels, height: size, width: size, outChannels: channels,
                                                 kernel: 3, stride: Size2d(stride), padding: 1, dilation: 1,
                                                 groups: channels, bias: true)))

@@ -149,6 +149,40 @@ extension CUDABackend {
         return DepthwiseForwardTiles(kernel: kernel, bands: bands, block: block(multiplier * colGroups * groups))
     }
 
+    /// Input floats one block of the small-plane forward kernel stages, by stride: the best of
+    /// 1568–6272 on the H200 (scripts/kernel_lab/depthwise_lab.cu, 2026-12-04): 24 planes of
+    /// 14 × 14 at stride 1, 8 at stride 2.
+    private static func depthwisePlanesTarget(stride: Int) -> Int { stride == 1 ? 4704 : 1568 }
+
+    /// Output segments one thread of the small-plane forward kernels computes (`DW_SEG`).
+    private static let depthwiseSegment = 7
+
+    /// The launch of `ck_dw3x3_planes_forward_s*` (`dw3x3_planes_forward` in Depthwise.cu): planes
+    /// per block, blocks, threads per block and dynamic shared memory (staged inputs and outputs).
+    private struct DepthwisePlanesLaunch {
+        var planesPerUnit: Int
+        var shape: LaunchShape
+    }
+
+    /// The small-plane forward launch of `g` (channel multiplier 1), or nil when one plane's input
+    /// and output do not fit in 48 KiB of shared memory: as many planes a block as make about
+    /// `depthwisePlanesTarget` input floats, but at least 4 blocks per multiprocessor.
+    private func depthwisePlanesLaunch(_ g: Conv2dGeometry, stride: Int) -> DepthwisePlanesLaunch? {
+        let planes = g.n * g.inChannels, inPlane = g.inHeight * g.inWidth, outPlane = g.outHeight * g.outWidth
+        let segments = (g.outWidth + Self.depthwiseSegment - 1) / Self.depthwiseSegment
+        guard g.outChannels == g.inChannels, planes * g.outHeight * segments < Int(Int32.max) else { return nil }
+        func sharedBytes(_ perUnit: Int) -> Int { ((perUnit * inPlane + 3) / 4 + 1 + (perUnit * outPlane + 3) / 4 + 1) * 16 }
+        var perUnit = max(1, Self.depthwisePlanesTarget(stride: stride) / max(1, inPlane))
+        perUnit = min(perUnit, max(1, planes / (4 * multiprocessorCount)))
+        while perUnit > 1 && sharedBytes(perUnit) > 48 * 1024 { perUnit -= 1 }
+        guard sharedBytes(perUnit) <= 48 * 1024 else { return nil }
+        let items = perUnit * g.outHeight * segments
+        let block = min(256, max(32, (items + 31) / 32 * 32))
+        return DepthwisePlanesLaunch(planesPerUnit: perUnit,
+                                     shape: LaunchShape(grid: (planes + perUnit - 1) / perUnit, block: block,
+                                                        sharedBytes: sharedBytes(perUnit)))
+    }
+
     /// Column-strip items of a 3×3 fast kernel over `planes` output planes of `height` × `width`.
     private func depthwiseStripItems(planes: Int, height: Int, width: Int) -> Int {
         planes * ((height + Self.depthwiseRowsPerThread - 1) / Self.depthwiseRowsPerThread) * width
@@ -157,7 +191,9 @@ extension CUDABackend {
     /// `output = conv(input, weight)` (no bias) with the depthwise algorithm: 3×3 filters with
     /// stride 1 or 2 take the shared-memory tile kernel (whole small planes or bands of rows
     /// staged per block, a thread per tile of 4 × 8/7/4 outputs, stride 2: 2 × 4; output planes
-    /// below `depthwiseTileMinimumPlane`: the band kernel, a thread per column of 8, or below
+    /// below `depthwiseTileMinimumPlane` with multiplier 1: the small-plane kernel, inputs and
+    /// outputs staged whole per block of planes, or for inputs under 10 × 10 at stride 1 its
+    /// direct form; with a larger multiplier the band kernel, a thread per column of 8, or below
     /// `depthwiseBandMinimumPlane` the register-strip kernel, as before the tiles), or, for rows
     /// too wide to stage, the register-strip kernel (a thread per column of 8 outputs); others one
     /// thread per output element. Needs groups == input channels; output channels may be a
@@ -167,6 +203,24 @@ extension CUDABackend {
         if let stride = depthwise3x3Stride(g) {
             guard g.n * g.outChannels * g.outHeight * g.outWidth > 0 else { return }
             let small = g.outHeight * g.outWidth < Self.depthwiseTileMinimumPlane
+            if small, g.outChannels == g.inChannels {
+                let planes = g.n * g.inChannels
+                let segments = (g.outWidth + Self.depthwiseSegment - 1) / Self.depthwiseSegment
+                // Planes of a few rows (under 10 × 10) read straight from memory: 23 against 26 µs
+                // staged on 128 × 1024 × 7 × 7.
+                if stride == 1, g.inHeight * g.inWidth < Self.depthwiseBandMinimumPlane,
+                   planes * g.outHeight * segments < Int(Int32.max) {
+                    try launchElementwise(.depthwise, "ck_dw3x3_planes_forward_direct_s1", count: planes * g.outHeight * segments,
+                                          [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument])
+                    return
+                }
+                if let launchPlan = depthwisePlanesLaunch(g, stride: stride) {
+                    try launch(.depthwise, "ck_dw3x3_planes_forward_s\(stride)", launchPlan.shape,
+                               [.storage(input), .storage(weight), .storage(output), g.algorithmKernelArgument,
+                                .int(launchPlan.planesPerUnit)])
+                    return
+                }
+            }
             if small, let bands = depthwiseBands(bases: g.n * g.inChannels, sourcesPerBase: 1, inHeight: g.inHeight,
                                                  inWidth: g.inWidth, outHeight: g.outHeight, stride: stride) {
                 try launch(.depthwise, "ck_dw3x3_band_forward_s\(stride)",

@@ -54,6 +54,24 @@ __device__ __forceinline__ const float* ck_stage_floats(const float* __restrict_
     return stage + shift;
 }
 
+// Copies s[0, n) from shared memory to dst[0, n), the reverse of ck_stage_floats: `s` must lie
+// as far into its float4 buffer `stage4` as dst is past a 16-byte boundary (s = (float*)stage4 +
+// ((dst >> 2) & 3)), so every whole 16-byte quad of dst is one vector store; the at most 2 ragged
+// quads go a float at a time. The caller synchronises before (the writers of s are done).
+__device__ __forceinline__ void ck_unstage_floats(float* __restrict__ dst, int n, const float4* stage4) {
+    const float* stage = (const float*)stage4;
+    const int shift = (int)(((unsigned long long)dst >> 2) & 3);  // stage[k + shift] holds dst[k]
+    float4* aligned = (float4*)(dst - shift);
+    const int qa = shift != 0 ? 1 : 0, qb = max(qa, (n + shift) >> 2);  // quads [qa, qb) lie inside dst
+    for (int q = qa + (int)threadIdx.x; q < qb; q += (int)blockDim.x) aligned[q] = stage4[q];
+    // the ragged ends: dst[k] for k < 4·qa − shift and for k ≥ 4·qb − shift
+    const int head = min(n, 4 * qa - shift), tail = max(head, min(n, 4 * qb - shift));
+    for (int k = (int)threadIdx.x; k < head + (n - tail); k += (int)blockDim.x) {
+        const int e = k < head ? k : tail + (k - head);
+        dst[e] = stage[e + shift];
+    }
+}
+
 // Sum of `value` over a block of blockDim.x threads (a power of two, at most 1024), returned to
 // every thread. `scratch` holds blockDim.x / 32 floats of shared memory. The order of additions is
 // fixed by the thread layout, so the result is bitwise reproducible.

@@ -471,6 +471,114 @@ static __device__ __forceinline__ void dw3x3_band(const float* __restrict__ in, 
 DW_BAND_FORWARD_KERNEL(1)
 DW_BAND_FORWARD_KERNEL(2)
 
+// ---------------------------------------------------------------------------------------------
+// Forward for small planes (channel multiplier 1), staged both ways: block b takes
+// `planesPerUnit` consecutive planes p0, p0 + 1, … (plane = image · channels + channel, the same
+// index in x and y) and stages their inputs in shared memory (ck_stage_floats); each
+// thread computes a segment of up to DW_SEG adjacent outputs of one output row into a shared output
+// buffer, which the block then writes out whole (ck_unstage_floats). Every global access is part
+// of one contiguous copy per block, so loads and stores stay 16 bytes wide however small a plane
+// is (a 7 × 7 plane is 196 bytes). The sums are dw3x3_rows's: taps in (ky, kx) order from 0, those
+// outside the input skipped. Segments of DW_SEG = 7 keep shared-memory reads conflict-free on
+// MobileNet's 7 × 7 and 14 × 14 planes (neighbouring threads 7 floats apart).
+#define DW_SEG 7
+
+// The outputs of planes p0 … p0 + count − 1 from their inputs (`staged`: plane p0 + p at p·inPlane,
+// in shared memory or straight from global memory) into `out` (plane p0 + p at p·outPlane): items
+// first, first + step, … of the segments (up to DW_SEG adjacent outputs of one output row), in
+// (plane, row, segment) order. The launcher keeps count · outH · segments under 2^31.
+template <int S>
+static __device__ __forceinline__ void dw3x3_planes_compute(const float* __restrict__ staged,
+                                                            const float* __restrict__ weight, float* __restrict__ out,
+                                                            int p0, int count, int channels, int inH, int inW,
+                                                            int outH, int outW, int padT, int padL, int first, int step) {
+    constexpr int SPAN = (DW_SEG - 1) * S + 3;  // input columns of one segment
+    const int inPlane = inH * inW, outPlane = outH * outW;
+    const int segments = (outW + DW_SEG - 1) / DW_SEG;
+    const int items = count * outH * segments;
+    for (int item = first; item < items; item += step) {
+        const int seg = item % segments, t = item / segments;
+        const int oh = t % outH, p = t / outH;
+        const int ow0 = seg * DW_SEG, iw0 = ow0 * S - padL;
+        const float* plane = staged + (i64)p * inPlane + iw0;
+        bool colOk[SPAN];
+#pragma unroll
+        for (int i = 0; i < SPAN; ++i) colOk[i] = (unsigned)(iw0 + i) < (unsigned)inW;
+        float w[9];
+        const float* filter = weight + ((p0 + p) % channels) * 9;
+#pragma unroll
+        for (int k = 0; k < 9; ++k) w[k] = __ldg(filter + k);
+        float acc[DW_SEG];
+#pragma unroll
+        for (int c = 0; c < DW_SEG; ++c) acc[c] = 0.0f;
+#pragma unroll
+        for (int ky = 0; ky < 3; ++ky) {
+            const int ih = oh * S - padT + ky;
+            if ((unsigned)ih >= (unsigned)inH) continue;
+            const float* row = plane + ih * inW;
+            float v[SPAN];
+#pragma unroll
+            for (int i = 0; i < SPAN; ++i) v[i] = colOk[i] ? row[i] : 0.0f;
+#pragma unroll
+            for (int c = 0; c < DW_SEG; ++c) {
+#pragma unroll
+                for (int kx = 0; kx < 3; ++kx) {
+                    if (colOk[c * S + kx]) acc[c] += w[ky * 3 + kx] * v[c * S + kx];
+                }
+            }
+        }
+        float* dst = out + (i64)p * outPlane + oh * outW + ow0;
+#pragma unroll
+        for (int c = 0; c < DW_SEG; ++c) {
+            if (ow0 + c < outW) dst[c] = acc[c];
+        }
+    }
+}
+
+template <int S>
+static __device__ __forceinline__ void dw3x3_planes_forward(const float* __restrict__ x, const float* __restrict__ weight,
+                                                            float* __restrict__ y, int planes, int channels, int inH,
+                                                            int inW, int outH, int outW, int padT, int padL,
+                                                            int planesPerUnit) {
+    extern __shared__ float4 dw_stage4[];
+    const int p0 = (int)blockIdx.x * planesPerUnit;
+    const int count = min(planesPerUnit, planes - p0);
+    const int inPlane = inH * inW, outPlane = outH * outW;
+    // shared memory: staged inputs, then staged outputs (each ⌈n / 4⌉ + 1 float4)
+    float4* outStage4 = dw_stage4 + (planesPerUnit * inPlane + 3) / 4 + 1;
+    const float* staged = ck_stage_floats(x + (i64)p0 * inPlane, count * inPlane, dw_stage4);
+    float* yUnit = y + (i64)p0 * outPlane;
+    float* outStage = (float*)outStage4 + (int)(((unsigned long long)yUnit >> 2) & 3);  // ck_unstage_floats' offset
+    __syncthreads();
+    dw3x3_planes_compute<S>(staged, weight, outStage, p0, count, channels, inH, inW, outH, outW, padT, padL,
+                            (int)threadIdx.x, (int)blockDim.x);
+    __syncthreads();
+    ck_unstage_floats(yUnit, count * outPlane, outStage4);
+}
+
+// Forward, 3×3, stride S (1 or 2), channel multiplier 1, small planes; one block per unit of
+// `planesPerUnit` planes (blockDim.x any multiple of 32 up to 256), dynamic shared memory as
+// dw3x3_planes_forward lays it out.
+#define DW_PLANES_FORWARD_KERNEL(S)                                                                                \
+    extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_planes_forward_s##S(                               \
+        const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g,        \
+        i64 planesPerUnit) {                                                                                       \
+        dw3x3_planes_forward<S>(x, weight, y, (int)(g.n * g.c), (int)g.c, (int)g.h, (int)g.w, (int)g.oh, (int)g.ow, \
+                                (int)g.pt, (int)g.pl, (int)planesPerUnit);                                         \
+    }
+DW_PLANES_FORWARD_KERNEL(1)
+DW_PLANES_FORWARD_KERNEL(2)
+
+// The same sums at stride 1 without shared memory, for planes of a few rows (under 10 × 10), where
+// the caches serve each row's reuse and block barriers cost more than they save: a grid-stride
+// loop over the segments of all planes, reading and writing global memory.
+extern "C" __global__ void __launch_bounds__(256) ck_dw3x3_planes_forward_direct_s1(
+    const float* __restrict__ x, const float* __restrict__ weight, float* __restrict__ y, DwGeometry g) {
+    dw3x3_planes_compute<1>(x, weight, y, 0, (int)(g.n * g.c), (int)g.c, (int)g.h, (int)g.w, (int)g.oh, (int)g.ow,
+                            (int)g.pt, (int)g.pl, (int)(blockIdx.x * blockDim.x + threadIdx.x),
+                            (int)(blockDim.x * gridDim.x));
+}
+
 // Input gradient, 3×3, stride 1: the stride-1 correlation of dy with the rotated filters, summed
 // over the channel multiplier (`_fan`: any multiplier, whole planes only, since a band's dy rows
 // must be contiguous; otherwise multiplier 1).
