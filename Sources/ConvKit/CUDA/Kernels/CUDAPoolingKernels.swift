@@ -106,7 +106,9 @@ extension CUDABackend: PoolingKernels {
             let staged = Self.bandInputRows(g, outputRows: bandRows) * g.inputWidth
             let shared = ((staged + 3) / 4 + 1) * 16
             if let window = Self.fixedWindow(g) {
-                try launch(.pooling, "ck_pool_max2d_band_\(window)",
+                // k3 s2 as column strips (Pooling.cu, ck_pool_max2d_strips): the same outputs, fewer instructions a window.
+                let kernel = window == "k3s2" ? "ck_pool_max2d_strips_k3s2" : "ck_pool_max2d_band_\(window)"
+                try launch(.pooling, kernel,
                            LaunchShape(grid: min(g.planes * bands, 1 << 24), block: 256, sharedBytes: shared),
                            [.storage(input), .storage(output), .optional(indices), .optional(compactArgmax)]
                             + Self.planeArguments(g) + [.int(g.padding.h), .int(g.padding.w), .int(bandRows), .int(bands)])
