@@ -8,16 +8,12 @@ struct Shape { const char* name; int n, c, h, w, stride, pad; bool timed; };
 
 static int failures = 0;
 
-static void check(const char* what, const float* got, const float* want, long long n) {
-    const unsigned long long bad = lab_mismatches(got, want, n);
-    if (bad) { printf("  FAIL %s: %llu of %lld outputs differ\n", what, bad, n); ++failures; }
+static void check(const char* what, const void* got, const void* want, long long words) {
+    lab_check(what, got, want, words, failures);
 }
 
 int main() {
-    cudaDeviceProp prop;
-    LAB_CHECK(cudaGetDeviceProperties(&prop, 0));
-    const int sms = prop.multiProcessorCount;
-    printf("device: %s, %d SMs\n", prop.name, sms);
+    const int sms = lab_device();
     const Shape shapes[] = {
         {"N128 C512 14 s1", 128, 512, 14, 14, 1, 1, true},
         {"N128 C1024 7 s1", 128, 1024, 7, 7, 1, 1, true},

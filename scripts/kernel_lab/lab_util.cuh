@@ -59,6 +59,20 @@ inline unsigned long long lab_mismatches(const void* a, const void* b, long long
     return h;
 }
 
+// The device's multiprocessor count, after printing its name.
+inline int lab_device() {
+    cudaDeviceProp prop;
+    LAB_CHECK(cudaGetDeviceProperties(&prop, 0));
+    printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+    return prop.multiProcessorCount;
+}
+
+// Counts a failure in `failures` when got and want (n 4-byte words) differ anywhere.
+inline void lab_check(const char* what, const void* got, const void* want, long long words, int& failures) {
+    const unsigned long long bad = lab_mismatches(got, want, words);
+    if (bad) { printf("  FAIL %s: %llu of %lld words differ\n", what, bad, words); ++failures; }
+}
+
 struct LabTime { float single_us, batched_us; };
 
 // The median over `runs` of one launch between two events (as the benchmarks time an op), and the

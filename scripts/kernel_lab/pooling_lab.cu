@@ -9,17 +9,13 @@ struct Shape { const char* name; int n, c, h, w, k, s, p; bool timed; };
 static int failures = 0;
 
 static void check(const char* what, const void* got, const void* want, long long words) {
-    const unsigned long long bad = lab_mismatches(got, want, words);
-    if (bad) { printf("  FAIL %s: %llu of %lld words differ\n", what, bad, words); ++failures; }
+    lab_check(what, got, want, words, failures);
 }
 
 typedef void (*FixedKernel)(const float*, float*, int*, unsigned char*, i64, i64, i64, i64, i64, i64, i64, i64, i64);
 
 int main() {
-    cudaDeviceProp prop;
-    LAB_CHECK(cudaGetDeviceProperties(&prop, 0));
-    const int sms = prop.multiProcessorCount;
-    printf("device: %s, %d SMs\n", prop.name, sms);
+    const int sms = lab_device();
     const Shape shapes[] = {
         {"k3s2 N128 C64 55", 128, 64, 55, 55, 3, 2, 0, true},
         {"k3s2 N128 C64 112 p1", 128, 64, 112, 112, 3, 2, 1, true},
