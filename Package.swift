@@ -23,6 +23,7 @@ let package = Package(
                 .embedInCode("CUDA/Kernels/Convolution.cu"),
                 .embedInCode("CUDA/Kernels/ImplicitGEMM.cu"),
                 .embedInCode("CUDA/Kernels/TensorCoreConv.cu"),
+                .embedInCode("CUDA/Kernels/WGMMAConv.cu"),
                 .embedInCode("CUDA/Kernels/Depthwise.cu"),
                 .embedInCode("CUDA/Kernels/Winograd.cu"),
                 .embedInCode("CUDA/Kernels/FFT.cu"),

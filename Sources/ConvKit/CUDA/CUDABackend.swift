@@ -288,6 +288,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         allocator.emptyCache()
     }
 
+    /// When set, the wgmma convolution uses this tile width (64, 128 or 256 output channels) and
+    /// number of K splits (1 or 2) instead of `CUDAWGMMATiling.plan`'s choice: the device checks
+    /// use it to run every variant.
+    var wgmmaPlanOverride: (columns: Int, splits: Int)?
+
     /// Whether cuBLAS and the GEMM-based convolutions may use TF32 tensor cores (10-bit
     /// mantissa products, fp32 accumulation). Off by default: strict fp32.
     public var allowTF32 = false {

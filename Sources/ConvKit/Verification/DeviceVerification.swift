@@ -73,6 +73,7 @@ public enum DeviceVerification {
     public static func allChecks(seed: UInt64 = 1) -> [DeviceCheck] {
         memoryChecks() + TensorDeviceChecks.checks(seed: seed) + ConvolutionDeviceChecks.checks(seed: seed)
             + ConvolutionAlgorithmDeviceChecks.checks(seed: seed) + TensorCoreConvDeviceChecks.checks(seed: seed)
+            + WGMMAConvDeviceChecks.checks()
             + WinogradConvDeviceChecks.checks(seed: seed) + FFTConvDeviceChecks.checks(seed: seed)
             + PoolingDeviceChecks.checks(seed: seed)
             + NNDeviceChecks.checks(seed: seed) + NormalizationDeviceChecks.checks(seed: seed) + OptimizerDeviceChecks.checks(seed: seed)

@@ -71,17 +71,26 @@ enum TensorCoreConvDeviceChecks {
     /// Runs the forward pass twice on the same inputs: the two results must be bitwise identical
     /// (and the first within fp32's tolerance of the CPU's).
     static func determinism(_ c: Case) -> DeviceCheck {
-        DeviceCheck(op: "conv2d[tensorCore] determinism", label: c.description) { device in
+        runsTwiceAlike(op: "conv2d[tensorCore] determinism", label: c.description, tolerance: 1e-5) { device in
             let x = try Tensor.normal([c.n, c.inChannels, c.height, c.width], on: device)
             let w = try Tensor.normal([c.outChannels, c.inChannels / c.groups, c.kernel.h, c.kernel.w], on: device)
-            func run() throws -> Tensor {
+            return {
                 try conv2d(x, w, stride: c.stride, padding: c.padding, dilation: c.dilation, groups: c.groups,
                            algorithm: .implicitGEMM)
             }
+        }
+    }
+
+    /// A check that `prepare` (which draws the inputs on the device and returns the computation)
+    /// gives bitwise identical results twice, and that the first is within `tolerance` of the CPU's.
+    static func runsTwiceAlike(op: String, label: String, tolerance: Double,
+                               _ prepare: @escaping (Device) throws -> () throws -> Tensor) -> DeviceCheck {
+        DeviceCheck(op: op, label: label, tolerance: tolerance) { device in
+            let run = try prepare(device)
             let first = try run(), second = try run()
             let difference = try DeviceVerification.compare(first, second)
             guard difference == 0 else {
-                throw ConvKitError.device(message: "tensor-core conv2d differs between two runs (relative \(difference))")
+                throw ConvKitError.device(message: "\(op): two runs differ (relative \(difference))")
             }
             return [first]
         }

@@ -28,6 +28,9 @@ extension CUDABackend: ConvolutionKernels {
         guard count > 0 else { return }
         if g.inChannels == 0 {
             try fill(output, count: count, value: 0)
+        } else if runsOnWarpgroupTensorCores(algorithm, g, pass: .forward) {
+            try wgmmaConvForward(input: input, weight: weight, bias: bias, output: output, geometry: g)
+            return
         } else if runsOnFFT(algorithm, g) {
             // The FFT's inverse transform and the tensor-core kernel add the bias as they write
             // the output: one pass over it fewer.
@@ -62,6 +65,10 @@ extension CUDABackend: ConvolutionKernels {
         let count = g.n * g.inChannels * g.inHeight * g.inWidth
         guard count > 0 else { return }
         if g.outHeight * g.outWidth == 0 { try fill(gradInput, count: count, value: 0); return }
+        if runsOnWarpgroupTensorCores(algorithm, g, pass: .input) {
+            try wgmmaConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
+            return
+        }
         if runsOnFFT(algorithm, g) {
             try fftConvBackwardInput(gradOutput: gradOutput, weight: weight, gradInput: gradInput, geometry: g)
             return
@@ -168,6 +175,27 @@ extension CUDABackend: ConvolutionKernels {
         case .forward: return Self.tensorCoreConvSupports(g)
         case .input: return !narrow && Self.tensorCoreConvSupportsBackwardInput(g)
         case .weight: return !narrow && Self.tensorCoreConvSupportsBackwardWeight(g)
+        }
+    }
+
+    /// Whether `algorithm` runs `pass` (the forward pass or the input gradient) with TF32 on
+    /// Hopper's warpgroup tensor cores (`CUDAWGMMAConv.swift`): only with `allowTF32` on a
+    /// compute capability 9.0 GPU, for geometries the kernel supports (one group, input channels
+    /// of the GEMM a multiple of 32; the input gradient of stride-1 layers). `.implicitGEMM` takes
+    /// it for every such layer; `.auto` for 3×3 layers, where it beat the FFT, Winograd and the
+    /// `mma.sync` kernels on all ten benchmark passes on the H200 (BENCHMARKS.md, 2026-12-04;
+    /// AlexNet's 5×5 conv2 stays on the FFT, which was as fast forward and faster backward).
+    private func runsOnWarpgroupTensorCores(_ algorithm: ConvAlgorithm, _ g: Conv2dGeometry, pass: ConvPass) -> Bool {
+        guard allowTF32, hasWarpgroupTensorCores else { return false }
+        switch algorithm {
+        case .implicitGEMM: break
+        case .auto where !g.isDepthwise && g.kernelHeight == 3 && g.kernelWidth == 3: break
+        default: return false
+        }
+        switch pass {
+        case .forward: return Self.wgmmaConvSupports(g)
+        case .input: return Self.wgmmaConvSupportsBackwardInput(g)
+        case .weight: return false
         }
     }
 

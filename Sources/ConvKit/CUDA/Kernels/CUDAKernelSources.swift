@@ -13,6 +13,8 @@ enum CUDAKernelModule: String, CaseIterable {
     case implicitGEMM
     /// Implicit-GEMM convolution on tensor cores (TF32 and 3xTF32 mma.sync).
     case tensorCore
+    /// TF32 implicit-GEMM convolution on Hopper's warpgroup tensor cores (wgmma; sm_90a only).
+    case wgmma
     /// Depthwise convolution.
     case depthwise
     /// The transforms of Winograd F(2×2, 3×3) convolution.
@@ -38,6 +40,8 @@ enum CUDAKernelModule: String, CaseIterable {
         case .convolution: return CUDAKernelSources.make("Convolution.cu", PackageResources.Convolution_cu)
         case .implicitGEMM: return CUDAKernelSources.make("ImplicitGEMM.cu", PackageResources.ImplicitGEMM_cu)
         case .tensorCore: return CUDAKernelSources.make("TensorCoreConv.cu", PackageResources.TensorCoreConv_cu)
+        case .wgmma:
+            return CUDAKernelSources.make("WGMMAConv.cu", PackageResources.WGMMAConv_cu, architectureSpecific: true)
         case .depthwise: return CUDAKernelSources.make("Depthwise.cu", PackageResources.Depthwise_cu)
         case .winograd: return CUDAKernelSources.make("Winograd.cu", PackageResources.Winograd_cu)
         case .fft: return CUDAKernelSources.make("FFT.cu", PackageResources.FFT_cu)
@@ -55,7 +59,7 @@ enum CUDAKernelSources {
     /// `Common.cuh`, offered to every module as `#include "Common.cuh"`.
     static let commonHeader = make("Common.cuh", PackageResources.Common_cuh)
 
-    static func make(_ name: String, _ bytes: [UInt8]) -> CUDAKernelSource {
-        CUDAKernelSource(name: name, text: String(decoding: bytes, as: UTF8.self))
+    static func make(_ name: String, _ bytes: [UInt8], architectureSpecific: Bool = false) -> CUDAKernelSource {
+        CUDAKernelSource(name: name, text: String(decoding: bytes, as: UTF8.self), architectureSpecific: architectureSpecific)
     }
 }

@@ -6,6 +6,16 @@ public struct CUDAKernelSource: Sendable {
     public let name: String
     /// The CUDA C++ text.
     public let text: String
+    /// Whether it is compiled for the architecture-specific target on Hopper (`sm_90a`, whose
+    /// `wgmma` instructions exist on no other GPU); elsewhere it is compiled as usual, and its
+    /// source leaves out what needs those features (`__CUDA_ARCH_FEAT_SM90_ALL`).
+    public var architectureSpecific = false
+
+    /// The NVRTC target of this source for `sm_<architecture>`: `90a` for an
+    /// architecture-specific source on sm_90, else the architecture's number.
+    func target(for architecture: Int) -> String {
+        architectureSpecific && architecture == 90 ? "\(architecture)a" : "\(architecture)"
+    }
 }
 
 /// Compiles kernel sources with NVRTC and keeps the machine code on disk, keyed by everything
@@ -37,7 +47,7 @@ enum CUDAKernelCompiler {
     static func cacheKey(_ source: CUDAKernelSource, architecture: Int, nvrtcVersion: String) -> String {
         var md5 = MD5()
         for part in [source.name, source.text, CUDAKernelSources.commonHeader.text, options.joined(separator: " "),
-                     "sm_\(architecture)", nvrtcVersion] {
+                     "sm_\(source.target(for: architecture))", nvrtcVersion] {
             md5.update(Array(part.utf8))
             md5.update([0])
         }
@@ -64,7 +74,7 @@ enum CUDAKernelCompiler {
     static func cacheFile(for source: CUDAKernelSource, architecture: Int, nvrtcVersion: String) -> URL? {
         let key = cacheKey(source, architecture: architecture, nvrtcVersion: nvrtcVersion)
         let baseName = (source.name as NSString).deletingPathExtension
-        return cacheFolder?.appendingPathComponent("\(baseName)-sm_\(architecture)-\(key).bin")
+        return cacheFolder?.appendingPathComponent("\(baseName)-sm_\(source.target(for: architecture))-\(key).bin")
     }
 
     /// Compiles without touching the cache (what the CI test of every kernel calls).
@@ -72,7 +82,8 @@ enum CUDAKernelCompiler {
         let compiler = try nvrtc ?? NVRTC.load()
         let common = CUDAKernelSources.commonHeader
         return try compiler.compile(source: source.text, name: source.name, headers: [(common.name, common.text)],
-                                    options: options, architecture: architecture)
+                                    options: options, architecture: architecture,
+                                    architectureSpecific: source.target(for: architecture) != "\(architecture)")
     }
 
     /// Writes a cache entry atomically; a failure only costs a recompilation next time.

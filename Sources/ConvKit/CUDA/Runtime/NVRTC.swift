@@ -100,14 +100,21 @@ final class NVRTC: @unchecked Sendable {
     /// - Parameters:
     ///   - headers: `(name, contents)` pairs that `#include "name"` finds.
     ///   - options: extra NVRTC options besides the architecture.
+    ///   - architectureSpecific: compile for `sm_<architecture>a` (the architecture-specific
+    ///     features, such as Hopper's `wgmma`); needs an NVRTC that emits that architecture.
     /// - Throws: `ConvKitError.device` with the compiler log when compilation fails.
     func compile(source: String, name: String, headers: [(String, String)] = [], options: [String] = [],
-                 architecture: Int) throws -> Output {
+                 architecture: Int, architectureSpecific: Bool = false) throws -> Output {
         // An NVRTC older than the GPU cannot emit its machine code: fall back to PTX for the newest
         // architecture it knows, which the driver compiles further when loading.
         let canEmitCUBIN = supportedArchitectures.isEmpty || supportedArchitectures.contains(architecture)
         let target = canEmitCUBIN ? architecture : (supportedArchitectures.filter { $0 <= architecture }.max() ?? architecture)
-        let allOptions = [canEmitCUBIN ? "--gpu-architecture=sm_\(target)" : "--gpu-architecture=compute_\(target)"] + options
+        if architectureSpecific && !canEmitCUBIN {
+            throw ConvKitError.device(message:
+                "NVRTC \(version) cannot compile \(name) for sm_\(architecture)a: it knows no architecture that new")
+        }
+        let suffix = architectureSpecific ? "a" : ""
+        let allOptions = [canEmitCUBIN ? "--gpu-architecture=sm_\(target)\(suffix)" : "--gpu-architecture=compute_\(target)"] + options
 
         var program: OpaquePointer?
         let headerNames = headers.map { strdup($0.0) }, headerSources = headers.map { strdup($0.1) }
@@ -133,7 +140,7 @@ final class NVRTC: @unchecked Sendable {
         let log = try bytes(program, getLogSize, getLog).flatMap { String(validatingUTF8: $0) } ?? ""
         if compiled != 0 {
             throw ConvKitError.device(message:
-                "NVRTC \(version) could not compile \(name) for sm_\(target): \(errorText(compiled))\n\(log)")
+                "NVRTC \(version) could not compile \(name) for sm_\(target)\(suffix): \(errorText(compiled))\n\(log)")
         }
         let image = canEmitCUBIN ? try bytes(program, getCUBINSize, getCUBIN) : try bytes(program, getPTXSize, getPTX)
         guard let image, !image.isEmpty else {
