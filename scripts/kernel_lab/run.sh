@@ -9,9 +9,9 @@ labs=("$@")
 status=0
 for lab in "${labs[@]}"; do
     echo "== $lab"
-    nvcc -O3 -arch=sm_90 -std=c++17 -lineinfo -Xptxas -v -o "/tmp/${lab}_lab" "scripts/kernel_lab/${lab}_lab.cu" \
+    nvcc -O3 -gencode arch=compute_90a,code=sm_90a -std=c++17 -lineinfo -Xptxas -v -o "/tmp/${lab}_lab" "scripts/kernel_lab/${lab}_lab.cu" \
         2> "/tmp/${lab}_ptxas.txt" || { cat "/tmp/${lab}_ptxas.txt"; status=1; continue; }
-    grep -A2 "Compiling entry function '\(ck_dw3x3_planes\|ck_pool_max2d_strips\)" "/tmp/${lab}_ptxas.txt" \
+    grep -A4 "Compiling entry function '\(ck_dw3x3_planes\|ck_pool_max2d_strips\|ck_wg_\)" "/tmp/${lab}_ptxas.txt" \
         | grep -o "entry function '[^']*'\|Used [0-9]* registers" | paste - - | sed 's/entry function //'
     "/tmp/${lab}_lab" || status=1
 done
