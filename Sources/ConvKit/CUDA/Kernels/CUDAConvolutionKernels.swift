@@ -17,6 +17,9 @@ extension CUDABackend: ConvolutionKernels {
     /// `runsOnTensorCores`); `.implicitGEMM` runs the rest on the CUDA-core kernels
     /// (`CUDAImplicitGEMMConv.swift`), `.auto` on im2col, except the input gradient of a strided
     /// layer with 1-4 input channels, which `.auto` runs on `fewChannelsConvBackwardInput`.
+    /// Ahead of all of these, with `allowTF32` on a Hopper GPU, the forward pass and stride-1
+    /// input gradient of 3×3 layers (`.auto`) or of every supported layer (`.implicitGEMM`) run on
+    /// the warpgroup tensor cores (`runsOnWarpgroupTensorCores`, `CUDAWGMMAConv.swift`).
     public func resolvedConvAlgorithm(_ algorithm: ConvAlgorithm, geometry g: Conv2dGeometry) -> ConvAlgorithm {
         guard algorithm == .auto else { return algorithm }
         return g.isDepthwise ? .depthwise : .im2colGEMM
