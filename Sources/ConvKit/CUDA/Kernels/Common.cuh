@@ -17,6 +17,25 @@ __device__ __forceinline__ float ck_max_nan(float a, float b) {
     return (a != a || a > b) ? a : b;
 }
 
+// The shared-memory address of `pointer` (the operand form of cp.async and wgmma descriptors).
+__device__ __forceinline__ unsigned ck_shared_address(const void* pointer) {
+    return (unsigned)__cvta_generic_to_shared(pointer);
+}
+
+// Closes the group of this thread's cp.async copies issued since the last commit (sm_80+).
+__device__ __forceinline__ void ck_cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+
+// Waits until at most PENDING of this thread's committed cp.async groups are still in flight.
+template <int PENDING>
+__device__ __forceinline__ void ck_cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING)); }
+
+// The bits of x rounded to TF32 (to nearest, ties away from zero: cvt.rna; sm_80+).
+__device__ __forceinline__ unsigned ck_tf32_bits(float x) {
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
+    return r;
+}
+
 // Copies src[0, n) into shared memory at `stage4` (room for ⌈n / 4⌉ + 1 float4); returns s with
 // s[k] = src[k] (s lies 0–3 floats into the buffer: src's misalignment). The whole 16-byte quads
 // inside src go as `cp.async` copies (global to shared memory, no registers), which a thread issues

@@ -72,37 +72,22 @@ extern "C" __global__ void ck_tc_taps(int4* __restrict__ table, TcGeometry g, i6
     CK_LOOP(i, kPad) table[i] = tc_tap(g, i);
 }
 
-static __device__ __forceinline__ unsigned tc_shared_address(const void* pointer) {
-    return (unsigned)__cvta_generic_to_shared(pointer);
-}
-
 // 4 bytes from `source` to shared memory, or 4 zero bytes when `valid` is false (nothing is read).
 static __device__ __forceinline__ void tc_copy4(float* destination, const float* source, bool valid) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(tc_shared_address(destination)), "l"(source),
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(ck_shared_address(destination)), "l"(source),
                  "r"(valid ? 4 : 0));
 }
 
 // 16 bytes from `source` (16-byte aligned) to shared memory, bypassing L1.
 static __device__ __forceinline__ void tc_copy16(float* destination, const float* source) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(tc_shared_address(destination)), "l"(source));
-}
-
-static __device__ __forceinline__ void tc_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-
-template <int PENDING>
-static __device__ __forceinline__ void tc_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING)); }
-
-static __device__ __forceinline__ unsigned tc_tf32(float x) {
-    unsigned r;
-    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
-    return r;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(ck_shared_address(destination)), "l"(source));
 }
 
 // x = big + small, both TF32; a non-finite x keeps small = 0 (so NaN stays NaN).
 static __device__ __forceinline__ void tc_split(float x, unsigned& big, unsigned& small) {
-    big = tc_tf32(x);
+    big = ck_tf32_bits(x);
     const float rest = x - __uint_as_float(big);
-    small = tc_tf32(rest == rest ? rest : 0.0f);
+    small = ck_tf32_bits(rest == rest ? rest : 0.0f);
 }
 
 // d += a · b for one 16×8×8 tile (row-major A, column-major B, fp32 accumulators).
@@ -142,8 +127,8 @@ static __device__ __forceinline__ void tc_multiply_slice(const float* as, const 
                 tc_split(b0, bBig[ni][0], bSmall[ni][0]);
                 tc_split(b1, bBig[ni][1], bSmall[ni][1]);
             } else {
-                bBig[ni][0] = tc_tf32(b0);
-                bBig[ni][1] = tc_tf32(b1);
+                bBig[ni][0] = ck_tf32_bits(b0);
+                bBig[ni][1] = ck_tf32_bits(b1);
             }
         }
 #pragma unroll
@@ -154,7 +139,7 @@ static __device__ __forceinline__ void tc_multiply_slice(const float* as, const 
 #pragma unroll
             for (int r = 0; r < 4; ++r) {
                 if (SPLIT) tc_split(a[r], aBig[r], aSmall[r]);
-                else aBig[r] = tc_tf32(a[r]);
+                else aBig[r] = ck_tf32_bits(a[r]);
             }
 #pragma unroll
             for (int ni = 0; ni < 4; ++ni) {
@@ -242,19 +227,19 @@ static __device__ __forceinline__ void tc_conv(const float* __restrict__ x, cons
 #pragma unroll
     for (int s = 0; s < TC_STAGES - 1; ++s) {
         if (s < kTiles) loadStage(s, s);
-        tc_commit();
+        ck_cp_async_commit();
     }
     for (int kt = 0; kt < kTiles; ++kt) {
-        tc_wait<TC_STAGES - 2>();
+        ck_cp_async_wait<TC_STAGES - 2>();
         __syncthreads();
         const int next = kt + TC_STAGES - 1;
         if (next < kTiles) loadStage(next % TC_STAGES, next);
-        tc_commit();
+        ck_cp_async_commit();
 
         tc_multiply_slice<BN, SPLIT, true>(As + (kt % TC_STAGES) * A_STAGE, Bs + (kt % TC_STAGES) * B_STAGE, wm, wn,
                                            lane, acc);
     }
-    tc_wait<0>();
+    ck_cp_async_wait<0>();
 
     // Accumulator (mi, ni, r): pixel wm + 16·mi + gq + 8·(r/2), channel wn + 8·ni + 2·tq + r%2;
     // plus the channel's bias when there is one (the y + b of ck_conv_add_channel_bias).
@@ -370,18 +355,18 @@ static __device__ __forceinline__ void tc_conv_weight(const float* __restrict__ 
 #pragma unroll
     for (int s = 0; s < TC_STAGES - 1; ++s) {
         if (s < slices) loadStage(s, p0 + s * TC_BK);
-        tc_commit();
+        ck_cp_async_commit();
     }
     for (int st = 0; st < slices; ++st) {
-        tc_wait<TC_STAGES - 2>();
+        ck_cp_async_wait<TC_STAGES - 2>();
         __syncthreads();
         const int next = st + TC_STAGES - 1;
         if (next < slices) loadStage(next % TC_STAGES, p0 + next * TC_BK);
-        tc_commit();
+        ck_cp_async_commit();
         tc_multiply_slice<BN, SPLIT, false>(As + (st % TC_STAGES) * A_STAGE, Bs + (st % TC_STAGES) * B_STAGE, wm, wn,
                                             lane, acc);
     }
-    tc_wait<0>();
+    ck_cp_async_wait<0>();
 
     // Accumulator (mi, ni, r): tap row wm + 16·mi + gq + 8·(r/2), channel wn + 8·ni + 2·tq + r%2.
     float* dst = out + (i64)blockIdx.z * splitStride;

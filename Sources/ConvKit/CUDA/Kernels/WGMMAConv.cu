@@ -24,11 +24,7 @@ struct WgGeometry {
     i64 n, c, h, w, co, kh, kw, sh, sw, pt, pl, dh, dw, groups, oh, ow;
 };
 
-static __device__ __forceinline__ float wg_tf32(float x) {
-    unsigned r;
-    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(x));
-    return __uint_as_float(r);
-}
+static __device__ __forceinline__ float wg_tf32(float x) { return __uint_as_float(ck_tf32_bits(x)); }
 
 // The three jobs before the GEMM, in one launch of 256-thread blocks, the short ones first so
 // that they overlap the long one:
@@ -91,21 +87,12 @@ extern "C" __global__ void __launch_bounds__(256) ck_wg_prepare(const float* __r
 // The tensor-core code exists only where NVRTC compiles for sm_90a (Hopper's arch-specific features).
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-static __device__ __forceinline__ unsigned wg_shared_address(const void* pointer) {
-    return (unsigned)__cvta_generic_to_shared(pointer);
-}
-
 // 16 bytes from `source` to shared address `destination`, or 16 zero bytes when !valid (then
 // nothing is read).
 static __device__ __forceinline__ void wg_copy16(unsigned destination, const float* source, bool valid) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(destination), "l"(source),
                  "r"(valid ? 16 : 0));
 }
-
-static __device__ __forceinline__ void wg_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-
-template <int PENDING>
-static __device__ __forceinline__ void wg_wait_copies() { asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING)); }
 
 // The descriptor of a K-major, 128-byte-swizzled operand whose rows are 128 bytes and whose
 // 8-row groups lie 1024 bytes apart, starting at shared address `address` (the tile's base is
@@ -212,7 +199,7 @@ static __device__ __forceinline__ void wg_conv(const float* __restrict__ xn, con
     constexpr int AHEAD = STAGES - 1 - WAIT;  // slices copied ahead of the one being multiplied
     static_assert(AHEAD >= 1, "too few stages for the wgmma groups in flight");
     extern __shared__ __align__(16) unsigned char wg_smem[];
-    const unsigned smemBase = (wg_shared_address(wg_smem) + 1023) & ~1023u;
+    const unsigned smemBase = (ck_shared_address(wg_smem) + 1023) & ~1023u;
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int C = (int)g.c, H = (int)g.h, W = (int)g.w, N = (int)g.co;
@@ -266,18 +253,18 @@ static __device__ __forceinline__ void wg_conv(const float* __restrict__ xn, con
 #pragma unroll
     for (int s = 0; s < AHEAD; ++s) {
         if (s < kTiles) loadStage(s, kBegin + s);
-        wg_commit();
+        ck_cp_async_commit();
     }
     const int group = warp >> 2;  // warpgroup: pixels [64·group, 64·group + 64) of the tile
     for (int kt = 0; kt < kTiles; ++kt) {
         // Slice kt has landed; after the barrier every warpgroup is done with slice kt − 1 − WAIT,
         // whose stage takes slice kt + AHEAD.
-        wg_wait_copies<AHEAD - 1>();
+        ck_cp_async_wait<AHEAD - 1>();
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         __syncthreads();
         const int next = kt + AHEAD;
         if (next < kTiles) loadStage(next % STAGES, kBegin + next);
-        wg_commit();
+        ck_cp_async_commit();
 
         const unsigned a = smemBase + (kt % STAGES) * STAGE_BYTES + group * 64 * 128;
         const unsigned b = smemBase + (kt % STAGES) * STAGE_BYTES + A_BYTES;
@@ -291,7 +278,7 @@ static __device__ __forceinline__ void wg_conv(const float* __restrict__ xn, con
     }
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
     wg_fence_accumulators<BN>(acc);
-    wg_wait_copies<0>();
+    ck_cp_async_wait<0>();
 
     // Accumulator 4·i + 2·half + e: pixel 64·group + 16·(warp mod 4) + lane/4 + 8·half, channel
     // 8·i + 2·(lane mod 4) + e; plus the channel's bias when there is one.
