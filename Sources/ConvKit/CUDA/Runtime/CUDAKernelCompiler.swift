@@ -11,10 +11,14 @@ public struct CUDAKernelSource: Sendable {
     /// source leaves out what needs those features (`__CUDA_ARCH_FEAT_SM90_ALL`).
     public var architectureSpecific = false
 
+    /// Whether this source compiles for the architecture-specific target of `sm_<architecture>`:
+    /// only an architecture-specific source, only on sm_90.
+    func usesArchitectureSpecificTarget(on architecture: Int) -> Bool { architectureSpecific && architecture == 90 }
+
     /// The NVRTC target of this source for `sm_<architecture>`: `90a` for an
     /// architecture-specific source on sm_90, else the architecture's number.
     func target(for architecture: Int) -> String {
-        architectureSpecific && architecture == 90 ? "\(architecture)a" : "\(architecture)"
+        "\(architecture)" + (usesArchitectureSpecificTarget(on: architecture) ? "a" : "")
     }
 }
 
@@ -83,7 +87,7 @@ enum CUDAKernelCompiler {
         let common = CUDAKernelSources.commonHeader
         return try compiler.compile(source: source.text, name: source.name, headers: [(common.name, common.text)],
                                     options: options, architecture: architecture,
-                                    architectureSpecific: source.target(for: architecture) != "\(architecture)")
+                                    architectureSpecific: source.usesArchitectureSpecificTarget(on: architecture))
     }
 
     /// Writes a cache entry atomically; a failure only costs a recompilation next time.
